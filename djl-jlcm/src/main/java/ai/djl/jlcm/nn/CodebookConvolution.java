@@ -1,0 +1,339 @@
+package ai.djl.jlcm.nn;
+
+import ai.djl.MalformedModelException;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.LayoutType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.convolutional.Conv1d;
+import ai.djl.nn.convolutional.Conv2d;
+import ai.djl.nn.convolutional.Conv3d;
+import ai.djl.nn.convolutional.Convolution;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+
+/**
+ * A 1-D, 2-D or 3-D convolution ({@link Conv1d}, {@link Conv2d}, {@link Conv3d}) whose filters are
+ * stored as grouped-codebook indices. Stride, padding, dilation, channel groups (depthwise included)
+ * and bias are kept from the convolution it replaces.
+ *
+ * <p>Memory: by default the filters are decoded on every forward pass; {@link
+ * Builder#optCacheDecodedWeight(boolean)} keeps them after the first inference pass instead.
+ */
+public class CodebookConvolution extends Convolution implements CodebookBlock {
+
+    private static final byte VERSION = 1;
+
+    private static final LayoutType[][] LAYOUTS = {
+        {LayoutType.BATCH, LayoutType.CHANNEL, LayoutType.WIDTH},
+        {LayoutType.BATCH, LayoutType.CHANNEL, LayoutType.HEIGHT, LayoutType.WIDTH},
+        {
+            LayoutType.BATCH,
+            LayoutType.CHANNEL,
+            LayoutType.DEPTH,
+            LayoutType.HEIGHT,
+            LayoutType.WIDTH
+        }
+    };
+    private static final String[] STRING_LAYOUTS = {"NCW", "NCHW", "NCDHW"};
+
+    private final String layerName;
+    private final int spatialDims;
+    private final CodebookWeight codebookWeight;
+
+    @SuppressWarnings("this-escape")
+    protected CodebookConvolution(Builder builder) {
+        super(builder);
+        version = VERSION;
+        layerName = builder.layerName;
+        spatialDims = kernelShape.dimension();
+        codebookWeight = builder.weight;
+        codebookWeight.setCacheDecoded(builder.cacheDecoded);
+        parameters.clear();
+        for (Parameter p : codebookWeight.parameters()) {
+            addParameter(p);
+        }
+        bias =
+                includeBias
+                        ? addParameter(
+                                Parameter.builder()
+                                        .setName("bias")
+                                        .setType(Parameter.Type.BIAS)
+                                        .build())
+                        : null;
+        if (builder.biasArray != null) {
+            bias.setArray(builder.biasArray);
+        }
+        if (builder.inputShape != null) {
+            inputShapes = new Shape[] {builder.inputShape};
+        }
+    }
+
+    /**
+     * Returns the settings of a convolution as a builder, for replacing it.
+     *
+     * @param conv the convolution
+     * @return a builder with kernel, stride, padding, dilation, filters, groups and bias set
+     */
+    public static Builder like(Convolution conv) {
+        Builder b = new Builder();
+        b.setKernelShape(conv.getKernelShape())
+                .optStride(conv.getStride())
+                .optPadding(conv.getPadding())
+                .optDilation(conv.getDilation())
+                .setFilters(conv.getFilters())
+                .optGroups(conv.getGroups())
+                .optBias(conv.isIncludeBias());
+        return b;
+    }
+
+    /**
+     * Creates a builder.
+     *
+     * @return a new builder
+     */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    protected LayoutType[] getExpectedLayout() {
+        return LAYOUTS[spatialDims - 1];
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    protected String getStringLayout() {
+        return STRING_LAYOUTS[spatialDims - 1];
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    protected int numDimensions() {
+        return spatialDims + 2;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    protected NDList forwardInternal(
+            ParameterStore parameterStore,
+            NDList inputs,
+            boolean training,
+            PairList<String, Object> params) {
+        NDArray input = inputs.singletonOrThrow();
+        NDManager manager = input.getManager();
+        NDArray weight = codebookWeight.decode(manager, training);
+        NDArray biasArr = parameterStore.getValue(bias, input.getDevice(), training);
+        NDList out =
+                input.getNDArrayInternal()
+                        .convolution(input, weight, biasArr, stride, padding, dilation, groups);
+        if (!codebookWeight.isCacheDecoded() || training) {
+            weight.close();
+        }
+        return out;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    protected void prepare(Shape[] inputs) {
+        long inputChannel = inputs[0].get(1);
+        Shape expected = new Shape(filters, inputChannel / groups).addAll(kernelShape);
+        if (!expected.equals(codebookWeight.getShape())) {
+            throw new IllegalArgumentException(
+                    "Layer "
+                            + layerName
+                            + ": input "
+                            + inputs[0]
+                            + " needs filters "
+                            + expected
+                            + ", block holds "
+                            + codebookWeight.getShape());
+        }
+        if (bias != null) {
+            bias.setShape(new Shape(filters));
+        }
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    protected void saveMetadata(DataOutputStream os) throws IOException {
+        saveInputShapes(os);
+        codebookWeight.saveMetadata(os);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void loadMetadata(byte loadVersion, DataInputStream is)
+            throws IOException, MalformedModelException {
+        if (loadVersion != VERSION) {
+            throw new MalformedModelException(
+                    "Layer " + layerName + ": unsupported CodebookConvolution version " + loadVersion);
+        }
+        readInputShapes(is);
+        codebookWeight.checkMetadata(is, layerName);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void loadParameters(NDManager manager, DataInputStream is)
+            throws IOException, MalformedModelException {
+        try {
+            super.loadParameters(manager, is);
+        } catch (EOFException e) {
+            throw new MalformedModelException("Layer " + layerName + ": parameter file is truncated", e);
+        }
+        codebookWeight.checkArrays(layerName);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public CodebookWeight getCodebookWeight() {
+        return codebookWeight;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public String getLayerName() {
+        return layerName;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public boolean hasBias() {
+        return bias != null;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public String toString() {
+        return "CodebookConvolution(" + codebookWeight.describe() + ", stride=" + stride + ")";
+    }
+
+    /** Builds a {@link CodebookConvolution}: from a compressed weight, or empty to load into. */
+    public static final class Builder extends ConvolutionBuilder<Builder> {
+
+        private CodebookWeight weight;
+        private NDArray biasArray;
+        private Shape inputShape;
+        private String layerName = "convolution";
+        private boolean cacheDecoded;
+
+        Builder() {}
+
+        /**
+         * Sets the filter parameters (filled, or empty for loading).
+         *
+         * @param weight the codebook weight, shaped {@code [filters, inChannels/groups, kernel…]}
+         * @return this builder
+         */
+        public Builder setWeight(CodebookWeight weight) {
+            this.weight = weight;
+            return this;
+        }
+
+        /**
+         * Sets the bias values of a filled block.
+         *
+         * @param biasArray the bias, {@code [filters]}
+         * @return this builder
+         */
+        public Builder optBiasArray(NDArray biasArray) {
+            this.biasArray = biasArray;
+            return optBias(true);
+        }
+
+        /**
+         * Sets the input shape of a filled block, copied from the block it replaces.
+         *
+         * @param inputShape the input shape
+         * @return this builder
+         */
+        public Builder optInputShape(Shape inputShape) {
+            this.inputShape = inputShape;
+            return this;
+        }
+
+        /**
+         * Sets the layer name used in messages (default "convolution").
+         *
+         * @param layerName the path of the layer in its block tree
+         * @return this builder
+         */
+        public Builder optLayerName(String layerName) {
+            this.layerName = layerName;
+            return this;
+        }
+
+        /**
+         * Keeps the decoded filters in memory after the first inference pass (default false).
+         *
+         * @param cacheDecoded whether to cache the decoded weight
+         * @return this builder
+         */
+        public Builder optCacheDecodedWeight(boolean cacheDecoded) {
+            this.cacheDecoded = cacheDecoded;
+            return this;
+        }
+
+        /** {@inheritDoc} */
+        @Override
+        protected Builder self() {
+            return this;
+        }
+
+        /**
+         * Builds the block.
+         *
+         * @return the block
+         */
+        public CodebookConvolution build() {
+            validate();
+            int dims = kernelShape.dimension();
+            if (dims < 1 || dims > 3) {
+                throw new IllegalArgumentException(
+                        "Layer " + layerName + ": only 1-D to 3-D convolutions, kernel " + kernelShape);
+            }
+            if (stride == null) {
+                stride = new Shape(ones(dims));
+            }
+            if (padding == null) {
+                padding = new Shape(new long[dims]);
+            }
+            if (dilation == null) {
+                dilation = new Shape(ones(dims));
+            }
+            if (weight == null) {
+                throw new IllegalArgumentException("Layer " + layerName + ": no weight set");
+            }
+            Shape ws = weight.getShape();
+            if (ws.dimension() != dims + 2
+                    || ws.get(0) != filters
+                    || !ws.slice(2).equals(kernelShape)) {
+                throw new IllegalArgumentException(
+                        "Layer "
+                                + layerName
+                                + ": weight "
+                                + ws
+                                + " does not fit "
+                                + filters
+                                + " filters of kernel "
+                                + kernelShape);
+            }
+            return new CodebookConvolution(this);
+        }
+
+        private static long[] ones(int n) {
+            long[] a = new long[n];
+            java.util.Arrays.fill(a, 1);
+            return a;
+        }
+    }
+}

@@ -1,0 +1,263 @@
+package ai.djl.jlcm.nn;
+
+import ai.djl.MalformedModelException;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+import ai.djl.util.Preconditions;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.util.Collections;
+
+/**
+ * A {@link Linear} block whose weight is stored as grouped-codebook indices.
+ *
+ * <p>It extends {@code Linear} so that it can stand wherever a {@code Linear} field is declared (for
+ * example inside DJL's attention blocks). The forward pass decodes the weight and applies {@link
+ * Linear#linear(NDArray, NDArray, NDArray)}; gradients reach the codebook and the scales.
+ *
+ * <p>Memory: by default only the compressed form stays in memory and the weight is decoded on every
+ * forward pass. {@link Builder#optCacheDecodedWeight(boolean)} keeps the decoded weight after the first
+ * inference pass instead, trading memory for speed.
+ */
+public class CodebookLinear extends Linear implements CodebookBlock {
+
+    private static final byte VERSION = 1;
+
+    private final String layerName;
+    private final long units;
+    private final CodebookWeight codebookWeight;
+    private final Parameter bias;
+
+    @SuppressWarnings("this-escape")
+    protected CodebookLinear(Builder builder) {
+        super(Linear.builder().setUnits(builder.weight.getShape().get(0)).optBias(builder.bias));
+        version = VERSION;
+        layerName = builder.layerName;
+        units = builder.weight.getShape().get(0);
+        codebookWeight = builder.weight;
+        codebookWeight.setCacheDecoded(builder.cacheDecoded);
+        parameters.clear();
+        for (Parameter p : codebookWeight.parameters()) {
+            addParameter(p);
+        }
+        bias =
+                builder.bias
+                        ? addParameter(
+                                Parameter.builder()
+                                        .setName("bias")
+                                        .setType(Parameter.Type.BIAS)
+                                        .build())
+                        : null;
+        if (builder.biasArray != null) {
+            bias.setArray(builder.biasArray);
+        }
+        if (builder.inputShape != null) {
+            inputShapes = new Shape[] {builder.inputShape};
+        }
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    protected NDList forwardInternal(
+            ParameterStore parameterStore,
+            NDList inputs,
+            boolean training,
+            PairList<String, Object> params) {
+        NDArray input = inputs.singletonOrThrow();
+        NDManager manager = input.getManager();
+        NDArray weight = codebookWeight.decode(manager, training);
+        NDArray biasArr = parameterStore.getValue(bias, input.getDevice(), training);
+        NDList out = linear(input, weight, biasArr);
+        if (!codebookWeight.isCacheDecoded() || training) {
+            weight.close();
+        }
+        return out;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void prepare(Shape[] inputShapes) {
+        Preconditions.checkArgument(
+                inputShapes[0].get(inputShapes[0].dimension() - 1) == codebookWeight.getShape().get(1),
+                "Layer " + layerName + " expects " + codebookWeight.getShape().get(1) + " inputs");
+        if (bias != null) {
+            bias.setShape(new Shape(units));
+        }
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public PairList<String, Shape> describeInput() {
+        Shape in = inputShapes == null ? new Shape(-1, codebookWeight.getShape().get(1)) : inputShapes[0];
+        return new PairList<>(Collections.singletonList("linearInput"), Collections.singletonList(in));
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    protected void saveMetadata(DataOutputStream os) throws IOException {
+        saveInputShapes(os);
+        codebookWeight.saveMetadata(os);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void loadMetadata(byte loadVersion, DataInputStream is)
+            throws IOException, MalformedModelException {
+        if (loadVersion != VERSION) {
+            throw new MalformedModelException(
+                    "Layer " + layerName + ": unsupported CodebookLinear version " + loadVersion);
+        }
+        readInputShapes(is);
+        codebookWeight.checkMetadata(is, layerName);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void loadParameters(NDManager manager, DataInputStream is)
+            throws IOException, MalformedModelException {
+        try {
+            super.loadParameters(manager, is);
+        } catch (EOFException e) {
+            throw new MalformedModelException("Layer " + layerName + ": parameter file is truncated", e);
+        }
+        codebookWeight.checkArrays(layerName);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public CodebookWeight getCodebookWeight() {
+        return codebookWeight;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public String getLayerName() {
+        return layerName;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public boolean hasBias() {
+        return bias != null;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public String toString() {
+        return "CodebookLinear(" + codebookWeight.describe() + ")";
+    }
+
+    /**
+     * Creates a builder.
+     *
+     * @return a new builder
+     */
+    public static Builder codebookBuilder() {
+        return new Builder();
+    }
+
+    /** Builds a {@link CodebookLinear}: from a compressed weight, or empty to load parameters into. */
+    public static final class Builder {
+
+        private CodebookWeight weight;
+        private boolean bias = true;
+        private NDArray biasArray;
+        private Shape inputShape;
+        private String layerName = "linear";
+        private boolean cacheDecoded;
+
+        Builder() {}
+
+        /**
+         * Sets the weight parameters (filled, or empty for loading).
+         *
+         * @param weight the codebook weight; its shape is {@code [units, inputFeatures]}
+         * @return this builder
+         */
+        public Builder setWeight(CodebookWeight weight) {
+            this.weight = weight;
+            return this;
+        }
+
+        /**
+         * Sets whether the block has a bias (default true).
+         *
+         * @param bias whether a bias is present
+         * @return this builder
+         */
+        public Builder optBias(boolean bias) {
+            this.bias = bias;
+            return this;
+        }
+
+        /**
+         * Sets the bias values of a filled block.
+         *
+         * @param biasArray the bias, {@code [units]}
+         * @return this builder
+         */
+        public Builder optBiasArray(NDArray biasArray) {
+            this.biasArray = biasArray;
+            this.bias = true;
+            return this;
+        }
+
+        /**
+         * Sets the input shape of a filled block, copied from the block it replaces.
+         *
+         * @param inputShape the input shape
+         * @return this builder
+         */
+        public Builder optInputShape(Shape inputShape) {
+            this.inputShape = inputShape;
+            return this;
+        }
+
+        /**
+         * Sets the layer name used in messages (default "linear").
+         *
+         * @param layerName the path of the layer in its block tree
+         * @return this builder
+         */
+        public Builder optLayerName(String layerName) {
+            this.layerName = layerName;
+            return this;
+        }
+
+        /**
+         * Keeps the decoded weight in memory after the first inference pass (default false).
+         *
+         * @param cacheDecoded whether to cache the decoded weight
+         * @return this builder
+         */
+        public Builder optCacheDecodedWeight(boolean cacheDecoded) {
+            this.cacheDecoded = cacheDecoded;
+            return this;
+        }
+
+        /**
+         * Builds the block.
+         *
+         * @return the block
+         */
+        public CodebookLinear build() {
+            if (weight == null) {
+                throw new IllegalArgumentException("Layer " + layerName + ": no weight set");
+            }
+            if (weight.getShape().dimension() != 2) {
+                throw new IllegalArgumentException(
+                        "Layer " + layerName + ": a linear weight is 2-D, got " + weight.getShape());
+            }
+            return new CodebookLinear(this);
+        }
+    }
+}

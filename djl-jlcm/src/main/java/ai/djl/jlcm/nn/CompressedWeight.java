@@ -1,0 +1,337 @@
+package ai.djl.jlcm.nn;
+
+import ai.djl.ndarray.types.Shape;
+
+import java.util.Arrays;
+
+/**
+ * A weight tensor in grouped-codebook form, held in Java memory.
+ *
+ * <p>The weight is seen as a matrix of {@code rows} output neurons by {@code cols} inputs (the
+ * remaining dimensions flattened). Each neuron belongs to one of {@code groups} groups, each weight
+ * holds an index into a sorted codebook of {@code 2^bits} codewords:
+ *
+ * <ul>
+ *   <li>{@link CodebookMode#SCALED}: one codebook, one scale per group, {@code w = s[g(o)] ·
+ *       c[I(o,n)]};
+ *   <li>{@link CodebookMode#MULTI}: one codebook per group, {@code w = c[g(o)][I(o,n)]}.
+ * </ul>
+ *
+ * <p>The stored form ({@link #storedBits()}) is: indices bit-packed at {@code bits} bits, one group
+ * id per neuron bit-packed at {@link #groupIdBits()} bits, codebooks and scales as float32.
+ */
+public final class CompressedWeight {
+
+    /** The smallest supported index width. */
+    public static final int MIN_BITS = 1;
+
+    /** The largest supported index width. */
+    public static final int MAX_BITS = 8;
+
+    private final Shape shape;
+    private final int bits;
+    private final CodebookMode mode;
+    private final int groups;
+    private final int[] groupOf;
+    private final float[] codebooks;
+    private final float[] scales;
+    private final int[] indices;
+
+    /**
+     * Creates a compressed weight, validating every field.
+     *
+     * @param shape the shape of the dense weight; dimension 0 counts the neurons
+     * @param bits index width, 1 to 8
+     * @param mode how groups share codewords
+     * @param groups the number of neuron groups
+     * @param groupOf the group of each neuron, each in {@code [0, groups)}
+     * @param codebooks the codebooks, row-major {@code [1 or groups][2^bits]}
+     * @param scales one scale per group in {@code SCALED} mode, {@code null} in {@code MULTI}
+     * @param indices one index per weight, row-major {@code [rows][cols]}
+     */
+    public CompressedWeight(
+            Shape shape,
+            int bits,
+            CodebookMode mode,
+            int groups,
+            int[] groupOf,
+            float[] codebooks,
+            float[] scales,
+            int[] indices) {
+        checkBits(bits);
+        if (shape.dimension() < 2 || shape.get(0) < 1 || shape.size() < 1) {
+            throw new IllegalArgumentException("weight shape must be at least 2-D: " + shape);
+        }
+        this.shape = shape;
+        this.bits = bits;
+        this.mode = mode;
+        this.groups = groups;
+        this.groupOf = groupOf;
+        this.codebooks = codebooks;
+        this.scales = scales;
+        this.indices = indices;
+        int rows = rows();
+        if (groups < 1 || groups > rows) {
+            throw new IllegalArgumentException(
+                    "groups must be in [1, " + rows + "] for " + shape + ", got " + groups);
+        }
+        if (groupOf.length != rows) {
+            throw new IllegalArgumentException("expected " + rows + " group ids, got " + groupOf.length);
+        }
+        for (int g : groupOf) {
+            if (g < 0 || g >= groups) {
+                throw new IllegalArgumentException("group id " + g + " outside [0, " + groups + ")");
+            }
+        }
+        int k = codewords();
+        if (codebooks.length != codebookCount() * k) {
+            throw new IllegalArgumentException(
+                    "expected " + codebookCount() * k + " codewords, got " + codebooks.length);
+        }
+        checkFinite("codebook", codebooks);
+        if (mode == CodebookMode.SCALED) {
+            if (scales == null || scales.length != groups) {
+                throw new IllegalArgumentException("SCALED mode needs " + groups + " scales");
+            }
+            checkFinite("scales", scales);
+        } else if (scales != null) {
+            throw new IllegalArgumentException("MULTI mode has no scales");
+        }
+        if (indices.length != (long) rows * cols()) {
+            throw new IllegalArgumentException(
+                    "expected " + (long) rows * cols() + " indices, got " + indices.length);
+        }
+        for (int i : indices) {
+            if (i < 0 || i >= k) {
+                throw new IllegalArgumentException("index " + i + " outside [0, " + k + ")");
+            }
+        }
+    }
+
+    /**
+     * Checks that an index width is supported.
+     *
+     * @param bits the width to check
+     * @throws IllegalArgumentException if it is outside 1 to 8
+     */
+    public static void checkBits(int bits) {
+        if (bits < MIN_BITS || bits > MAX_BITS) {
+            throw new IllegalArgumentException(
+                    "bits must be between " + MIN_BITS + " and " + MAX_BITS + ", got " + bits);
+        }
+    }
+
+    /**
+     * Returns the width of a stored group id for a number of groups.
+     *
+     * @param groups the number of groups
+     * @return {@code max(1, ceil(log2(groups)))}
+     */
+    public static int groupIdBits(int groups) {
+        return Math.max(1, 32 - Integer.numberOfLeadingZeros(groups - 1));
+    }
+
+    /**
+     * Returns the number of codebooks a layer stores.
+     *
+     * @param mode the mode
+     * @param groups the number of groups
+     * @return 1 in SCALED mode, {@code groups} in MULTI mode
+     */
+    public static int codebookCount(CodebookMode mode, int groups) {
+        return mode == CodebookMode.SCALED ? 1 : groups;
+    }
+
+    /**
+     * Returns the number of stored bits of a compressed weight of the given form.
+     *
+     * @param shape the dense weight shape
+     * @param bits the index width
+     * @param mode the mode
+     * @param groups the number of groups
+     * @return index, group id, codebook and scale bits
+     */
+    public static long storedBits(Shape shape, int bits, CodebookMode mode, int groups) {
+        long rows = shape.get(0);
+        long indexBytes = BitPacking.packedLength(shape.size(), bits);
+        long groupBytes = BitPacking.packedLength(rows, groupIdBits(groups));
+        long floats = (long) codebookCount(mode, groups) * (1L << bits);
+        if (mode == CodebookMode.SCALED) {
+            floats += groups;
+        }
+        return 8 * (indexBytes + groupBytes) + 32 * floats;
+    }
+
+    /**
+     * Returns the dense weight shape.
+     *
+     * @return the shape
+     */
+    public Shape getShape() {
+        return shape;
+    }
+
+    /**
+     * Returns the index width in bits.
+     *
+     * @return the bits
+     */
+    public int getBits() {
+        return bits;
+    }
+
+    /**
+     * Returns the mode.
+     *
+     * @return the mode
+     */
+    public CodebookMode getMode() {
+        return mode;
+    }
+
+    /**
+     * Returns the number of groups.
+     *
+     * @return the groups
+     */
+    public int getGroups() {
+        return groups;
+    }
+
+    /**
+     * Returns the number of neurons (rows).
+     *
+     * @return the rows
+     */
+    public int rows() {
+        return Math.toIntExact(shape.get(0));
+    }
+
+    /**
+     * Returns the number of weights per neuron (columns).
+     *
+     * @return the columns
+     */
+    public int cols() {
+        return Math.toIntExact(shape.size() / shape.get(0));
+    }
+
+    /**
+     * Returns the number of codewords per codebook.
+     *
+     * @return {@code 2^bits}
+     */
+    public int codewords() {
+        return 1 << bits;
+    }
+
+    /**
+     * Returns the number of codebooks.
+     *
+     * @return 1 in SCALED mode, groups in MULTI mode
+     */
+    public int codebookCount() {
+        return codebookCount(mode, groups);
+    }
+
+    /**
+     * Returns the group of each neuron.
+     *
+     * @return a copy of the group ids
+     */
+    public int[] getGroupOf() {
+        return groupOf.clone();
+    }
+
+    /**
+     * Returns the codebooks, row-major {@code [codebookCount][codewords]}.
+     *
+     * @return a copy of the codebooks
+     */
+    public float[] getCodebooks() {
+        return codebooks.clone();
+    }
+
+    /**
+     * Returns the per-group scales.
+     *
+     * @return a copy of the scales, or {@code null} in MULTI mode
+     */
+    public float[] getScales() {
+        return scales == null ? null : scales.clone();
+    }
+
+    /**
+     * Returns the indices, row-major.
+     *
+     * @return a copy of the indices
+     */
+    public int[] getIndices() {
+        return indices.clone();
+    }
+
+    /**
+     * Returns the width of a stored group id.
+     *
+     * @return the bits per group id
+     */
+    public int groupIdBits() {
+        return groupIdBits(groups);
+    }
+
+    /**
+     * Returns the number of bits this weight occupies when stored.
+     *
+     * @return index, group id, codebook and scale bits
+     */
+    public long storedBits() {
+        return storedBits(shape, bits, mode, groups);
+    }
+
+    /**
+     * Decodes the dense weight in Java.
+     *
+     * @return the weight values, row-major
+     */
+    public float[] decode() {
+        int rows = rows();
+        int cols = cols();
+        int k = codewords();
+        float[] out = new float[indices.length];
+        for (int o = 0; o < rows; o++) {
+            int g = groupOf[o];
+            for (int n = 0; n < cols; n++) {
+                int p = o * cols + n;
+                out[p] =
+                        mode == CodebookMode.SCALED
+                                ? scales[g] * codebooks[indices[p]]
+                                : codebooks[g * k + indices[p]];
+            }
+        }
+        return out;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public String toString() {
+        return "CompressedWeight{shape="
+                + shape
+                + ", bits="
+                + bits
+                + ", mode="
+                + mode
+                + ", groups="
+                + groups
+                + ", codebook="
+                + Arrays.toString(Arrays.copyOf(codebooks, Math.min(8, codebooks.length)))
+                + "}";
+    }
+
+    private static void checkFinite(String what, float[] values) {
+        for (float v : values) {
+            if (!Float.isFinite(v)) {
+                throw new IllegalArgumentException(what + " holds a non-finite value: " + v);
+            }
+        }
+    }
+}
