@@ -1,0 +1,136 @@
+package ai.djl.jlcm.export;
+
+import ai.djl.MalformedModelException;
+import ai.djl.Model;
+import ai.djl.jlcm.nn.CodebookConvolution;
+import ai.djl.jlcm.nn.CodebookLinear;
+import ai.djl.jlcm.nn.CodebookWeight;
+import ai.djl.jlcm.transform.BlockTree;
+import ai.djl.nn.Block;
+import ai.djl.nn.BlockFactory;
+import ai.djl.nn.convolutional.Convolution;
+import ai.djl.nn.core.Linear;
+import ai.djl.util.ClassLoaderUtils;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * The {@link BlockFactory} of compressed model directories: it reads {@value Manifest#FILE_NAME},
+ * checks the parameter file against the manifest's size and SHA-256, builds the dense block tree
+ * (from the manifest's description or an architecture factory) and puts empty codebook blocks at the
+ * compressed layers, for DJL to load the parameters into.
+ *
+ * <p>Named by {@code blockFactory} in the directory's {@code serving.properties}. Argument {@code
+ * jlcm.cacheDecodedWeight=true} (a Criteria argument or a serving.properties key) keeps decoded
+ * weights in memory after the first inference pass.
+ */
+public class JlcmBlockFactory implements BlockFactory {
+
+    private static final long serialVersionUID = 1L;
+
+    /** The argument that turns decoded-weight caching on. */
+    public static final String CACHE_DECODED = "jlcm.cacheDecodedWeight";
+
+    /** {@inheritDoc} */
+    @Override
+    public Block newBlock(Model model, Path modelPath, Map<String, ?> arguments)
+            throws IOException {
+        Path dir = Files.isRegularFile(modelPath) ? modelPath.getParent() : modelPath;
+        boolean cache = Boolean.parseBoolean(String.valueOf(arguments.get(CACHE_DECODED)));
+        try {
+            Manifest manifest = Manifest.read(dir.resolve(Manifest.FILE_NAME));
+            Digests.checkFile(dir.resolve(manifest.paramsFile()), manifest.paramsBytes(), manifest.paramsSha256());
+            Block dense = denseBlock(manifest, model, dir, arguments);
+            return withCodebookLayers(dense, manifest, cache);
+        } catch (MalformedModelException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+    }
+
+    private static Block denseBlock(
+            Manifest manifest, Model model, Path dir, Map<String, ?> arguments)
+            throws IOException, MalformedModelException {
+        if (manifest.architecture() != null) {
+            try {
+                return ArchitectureCodec.decode(manifest.architecture());
+            } catch (RuntimeException e) {
+                throw new MalformedModelException(
+                        dir.resolve(Manifest.FILE_NAME) + ": bad architecture: " + e.getMessage(), e);
+            }
+        }
+        BlockFactory factory =
+                ClassLoaderUtils.findImplementation(
+                        dir, BlockFactory.class, manifest.architectureFactory());
+        if (factory == null) {
+            throw new MalformedModelException(
+                    "Architecture factory "
+                            + manifest.architectureFactory()
+                            + " named in "
+                            + dir.resolve(Manifest.FILE_NAME)
+                            + " is not on the class path");
+        }
+        return factory.newBlock(model, dir, arguments);
+    }
+
+    /**
+     * Replaces the manifest's layers of a dense, uninitialized block tree by empty codebook blocks.
+     *
+     * @param dense the dense tree
+     * @param manifest the manifest
+     * @param cacheDecoded whether codebook blocks cache their decoded weight
+     * @return the tree, ready for its parameters to be loaded
+     * @throws MalformedModelException if the manifest does not match the tree
+     */
+    public static Block withCodebookLayers(Block dense, Manifest manifest, boolean cacheDecoded)
+            throws MalformedModelException {
+        BlockTree tree = BlockTree.of(dense);
+        for (Manifest.Layer layer : manifest.layers()) {
+            Block block = tree.get(layer.path());
+            Block replacement;
+            try {
+                CodebookWeight weight =
+                        new CodebookWeight(layer.shape(), layer.bits(), layer.mode(), layer.groups());
+                if (block instanceof Linear && "linear".equals(layer.type())) {
+                    replacement =
+                            CodebookLinear.codebookBuilder()
+                                    .setWeight(weight)
+                                    .optBias(layer.bias())
+                                    .optLayerName(layer.path())
+                                    .optCacheDecodedWeight(cacheDecoded)
+                                    .build();
+                } else if (block instanceof Convolution && "convolution".equals(layer.type())) {
+                    Convolution conv = (Convolution) block;
+                    if (conv.isIncludeBias() != layer.bias()) {
+                        throw new IllegalArgumentException("bias presence differs");
+                    }
+                    replacement =
+                            CodebookConvolution.like(conv)
+                                    .setWeight(weight)
+                                    .optLayerName(layer.path())
+                                    .optCacheDecodedWeight(cacheDecoded)
+                                    .build();
+                } else {
+                    throw new IllegalArgumentException(
+                            block == null
+                                    ? "the block tree has no such layer"
+                                    : "the block tree holds a " + block.getClass().getSimpleName());
+                }
+                tree.checkReplaceable(block, replacement, layer.path());
+            } catch (IllegalArgumentException e) {
+                throw new MalformedModelException(
+                        "Manifest layer '"
+                                + layer.path()
+                                + "' ("
+                                + layer.type()
+                                + ") does not match the block tree: "
+                                + e.getMessage(),
+                        e);
+            }
+            tree.replace(block, replacement);
+        }
+        return dense;
+    }
+}

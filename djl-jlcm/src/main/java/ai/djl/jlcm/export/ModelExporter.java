@@ -1,0 +1,264 @@
+package ai.djl.jlcm.export;
+
+import ai.djl.Model;
+import ai.djl.jlcm.nn.CodebookBlock;
+import ai.djl.jlcm.nn.CodebookLinear;
+import ai.djl.jlcm.nn.CodebookWeight;
+import ai.djl.jlcm.transform.BlockTree;
+import ai.djl.nn.Block;
+
+import com.google.gson.JsonObject;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.stream.Stream;
+
+/**
+ * Writes a model with codebook blocks as a DJL model directory that loads through {@code Criteria}
+ * and DJL Serving:
+ *
+ * <pre>
+ * model-dir/
+ *   &lt;name&gt;-NNNN.params   parameters, with bit-packed indices
+ *   jlcm.json              manifest: architecture, codebook layers, parameter file checksum
+ *   serving.properties     engine, blockFactory=ai.djl.jlcm.export.JlcmBlockFactory, option.modelName
+ * </pre>
+ *
+ * <p>The directory is written next to its destination and renamed into place, so a failure never
+ * leaves a half-written model directory.
+ */
+public final class ModelExporter {
+
+    private static final Logger logger = LoggerFactory.getLogger(ModelExporter.class);
+
+    private final String modelName;
+    private final String architectureFactory;
+    private final boolean overwrite;
+    private final Map<String, String> servingProperties;
+
+    private ModelExporter(Builder builder) {
+        modelName = builder.modelName;
+        architectureFactory = builder.architectureFactory;
+        overwrite = builder.overwrite;
+        servingProperties = new LinkedHashMap<>(builder.servingProperties);
+    }
+
+    /**
+     * Creates a builder.
+     *
+     * @return a new builder
+     */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Writes the model directory.
+     *
+     * @param model a model whose block holds codebook blocks (or none)
+     * @param dir the directory to create
+     * @return the sizes of what was written
+     * @throws IOException if writing fails; {@code dir} is then unchanged
+     * @throws IllegalArgumentException if the architecture cannot be described, or {@code dir}
+     *     exists and overwriting is off
+     */
+    public ModelSize export(Model model, Path dir) throws IOException {
+        Block block = model.getBlock();
+        if (block == null || !block.isInitialized()) {
+            throw new IllegalArgumentException("The model's block must be initialized before export");
+        }
+        if (Files.exists(dir) && !overwrite) {
+            throw new IllegalArgumentException(dir + " exists; enable overwriting to replace it");
+        }
+        String name = modelName != null ? modelName : model.getName();
+        JsonObject architecture = architectureFactory == null ? ArchitectureCodec.encode(block) : null;
+        List<Manifest.Layer> layers = layers(block);
+
+        Path parent = dir.toAbsolutePath().getParent();
+        Files.createDirectories(parent);
+        Path tmp = parent.resolve("." + dir.getFileName() + ".tmp-" + UUID.randomUUID());
+        try {
+            Files.createDirectory(tmp);
+            model.save(tmp, name);
+            Path params = paramsFile(tmp, name);
+            new Manifest(
+                            name,
+                            params.getFileName().toString(),
+                            Digests.sha256(params),
+                            Files.size(params),
+                            architecture,
+                            architectureFactory,
+                            layers)
+                    .write(tmp.resolve(Manifest.FILE_NAME));
+            writeServingProperties(tmp.resolve("serving.properties"), name);
+            moveIntoPlace(tmp, dir);
+        } finally {
+            deleteRecursively(tmp);
+        }
+        ModelSize size = ModelSize.of(block);
+        logger.info(
+                "Wrote {}: {} compressed layers, {} bits/weight, {} bytes of parameters",
+                dir,
+                size.compressedLayers(),
+                String.format("%.3f", size.bitsPerWeight()),
+                size.storedBytes());
+        return size;
+    }
+
+    private static Path paramsFile(Path dir, String name) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.filter(p -> p.getFileName().toString().matches(
+                            java.util.regex.Pattern.quote(name) + "-\\d{4}\\.params"))
+                    .findFirst()
+                    .orElseThrow(() -> new IOException("Model.save wrote no " + name + " parameter file"));
+        }
+    }
+
+    private static List<Manifest.Layer> layers(Block root) {
+        List<Manifest.Layer> layers = new ArrayList<>();
+        for (Map.Entry<String, Block> e : BlockTree.of(root).blocks().entrySet()) {
+            if (e.getValue() instanceof CodebookBlock) {
+                CodebookBlock cb = (CodebookBlock) e.getValue();
+                CodebookWeight w = cb.getCodebookWeight();
+                layers.add(
+                        new Manifest.Layer(
+                                e.getKey(),
+                                cb instanceof CodebookLinear ? "linear" : "convolution",
+                                w.getShape(),
+                                w.getBits(),
+                                w.getGroups(),
+                                w.getMode(),
+                                cb.hasBias()));
+            }
+        }
+        return layers;
+    }
+
+    private void writeServingProperties(Path file, String name) throws IOException {
+        Properties p = new Properties();
+        p.setProperty("engine", "PyTorch");
+        p.setProperty("blockFactory", JlcmBlockFactory.class.getName());
+        p.setProperty("option.modelName", name);
+        servingProperties.forEach(p::setProperty);
+        try (Writer w = Files.newBufferedWriter(file, StandardCharsets.ISO_8859_1)) {
+            p.store(w, "DJL model directory written by djl-jlcm");
+        }
+    }
+
+    private static void moveIntoPlace(Path tmp, Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+            return;
+        }
+        Path old = dir.resolveSibling("." + dir.getFileName() + ".old-" + UUID.randomUUID());
+        Files.move(dir, old, StandardCopyOption.ATOMIC_MOVE);
+        try {
+            Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            Files.move(old, dir, StandardCopyOption.ATOMIC_MOVE);
+            throw e;
+        }
+        deleteRecursively(old);
+    }
+
+    private static void deleteRecursively(Path path) throws IOException {
+        if (!Files.exists(path)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(path)) {
+            walk.sorted(Comparator.reverseOrder())
+                    .forEach(
+                            p -> {
+                                try {
+                                    Files.delete(p);
+                                } catch (IOException e) {
+                                    throw new UncheckedIOException(e);
+                                }
+                            });
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+    }
+
+    /** Builds a {@link ModelExporter}. */
+    public static final class Builder {
+
+        private String modelName;
+        private String architectureFactory;
+        private boolean overwrite;
+        private final Map<String, String> servingProperties = new LinkedHashMap<>();
+
+        Builder() {}
+
+        /**
+         * Sets the model name used for the parameter file (default: the model's name).
+         *
+         * @param modelName the name
+         * @return this builder
+         */
+        public Builder optModelName(String modelName) {
+            this.modelName = modelName;
+            return this;
+        }
+
+        /**
+         * Names a {@code BlockFactory} class that builds the dense block tree at load time, for
+         * architectures that cannot be described in the manifest (anonymous lambdas, custom blocks).
+         *
+         * @param className the factory's class name; it must be on the loader's class path or in a
+         *     jar in the model directory
+         * @return this builder
+         */
+        public Builder optArchitectureFactory(String className) {
+            this.architectureFactory = className;
+            return this;
+        }
+
+        /**
+         * Replaces an existing directory (default false: an existing directory is an error).
+         *
+         * @param overwrite whether to replace
+         * @return this builder
+         */
+        public Builder optOverwrite(boolean overwrite) {
+            this.overwrite = overwrite;
+            return this;
+        }
+
+        /**
+         * Adds a key to {@code serving.properties} (a translator factory, for example).
+         *
+         * @param key the key
+         * @param value the value
+         * @return this builder
+         */
+        public Builder optServingProperty(String key, String value) {
+            servingProperties.put(key, value);
+            return this;
+        }
+
+        /**
+         * Builds the exporter.
+         *
+         * @return the exporter
+         */
+        public ModelExporter build() {
+            return new ModelExporter(this);
+        }
+    }
+}
