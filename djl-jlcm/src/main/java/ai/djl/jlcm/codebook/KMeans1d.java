@@ -17,7 +17,7 @@ public final class KMeans1d {
     /** Inputs with at most this many distinct values are clustered exactly. */
     public static final int EXACT_LIMIT = 4096;
 
-    private static final int MAX_LLOYD_ITERATIONS = 30;
+    private static final int MAX_LLOYD_ITERATIONS = 100;
 
     private KMeans1d() {}
 
@@ -48,10 +48,11 @@ public final class KMeans1d {
                 }
             }
         }
-        Points points = Points.summarize(values, weights);
+        Sorted sorted = Sorted.of(values, weights);
+        Points points = Points.summarize(sorted);
         double[] centroids = exact(points, k);
         if (!points.exact) {
-            centroids = lloyd(values, weights, centroids);
+            centroids = sorted.lloyd(centroids);
         }
         float[] out = new float[k];
         for (int i = 0; i < k; i++) {
@@ -188,44 +189,6 @@ public final class KMeans1d {
         solve(c, mid + 1, hi, bestSplit, optHi, prev, cur, split, cost);
     }
 
-    private static double[] lloyd(float[] values, float[] weights, double[] init) {
-        int k = init.length;
-        float[] c = new float[k];
-        for (int i = 0; i < k; i++) {
-            c[i] = (float) init[i];
-        }
-        Arrays.sort(c);
-        double[] sum = new double[k];
-        double[] mass = new double[k];
-        for (int iter = 0; iter < MAX_LLOYD_ITERATIONS; iter++) {
-            Arrays.fill(sum, 0);
-            Arrays.fill(mass, 0);
-            for (int i = 0; i < values.length; i++) {
-                int j = nearest(values[i], c);
-                double w = weights == null ? 1 : weights[i];
-                sum[j] += w * values[i];
-                mass[j] += w;
-            }
-            boolean moved = false;
-            for (int j = 0; j < k; j++) {
-                if (mass[j] > 0) {
-                    float next = (float) (sum[j] / mass[j]);
-                    moved |= next != c[j];
-                    c[j] = next;
-                }
-            }
-            Arrays.sort(c);
-            if (!moved) {
-                break;
-            }
-        }
-        double[] out = new double[k];
-        for (int i = 0; i < k; i++) {
-            out[i] = c[i];
-        }
-        return out;
-    }
-
     /** Prefix sums giving the weighted squared error of a contiguous run in O(1). */
     private static final class Cost {
         final double[] sw;
@@ -254,6 +217,108 @@ public final class KMeans1d {
         }
     }
 
+    /** The values in ascending order with their weights and prefix sums, for O(k log n) Lloyd steps. */
+    private static final class Sorted {
+        final float[] x;
+        final double[] cw;
+        final double[] cwx;
+
+        private Sorted(float[] x, double[] cw, double[] cwx) {
+            this.x = x;
+            this.cw = cw;
+            this.cwx = cwx;
+        }
+
+        static Sorted of(float[] values, float[] weights) {
+            int n = values.length;
+            float[] x = new float[n];
+            float[] w = null;
+            if (weights == null) {
+                System.arraycopy(values, 0, x, 0, n);
+                Arrays.sort(x);
+            } else {
+                // sort (value, index) pairs as longs: order-preserving float bits, then index
+                long[] keys = new long[n];
+                for (int i = 0; i < n; i++) {
+                    int bits = Float.floatToIntBits(values[i]);
+                    bits ^= (bits >> 31) & 0x7fffffff;
+                    keys[i] = ((long) bits << 32) | i;
+                }
+                Arrays.sort(keys);
+                w = new float[n];
+                for (int i = 0; i < n; i++) {
+                    int idx = (int) keys[i];
+                    x[i] = values[idx];
+                    w[i] = weights[idx];
+                }
+            }
+            if (!Float.isFinite(x[0]) || !Float.isFinite(x[n - 1])) {
+                throw new IllegalArgumentException("values must be finite");
+            }
+            double[] cw = new double[n + 1];
+            double[] cwx = new double[n + 1];
+            for (int i = 0; i < n; i++) {
+                double wi = w == null ? 1 : w[i];
+                cw[i + 1] = cw[i] + wi;
+                cwx[i + 1] = cwx[i] + wi * x[i];
+            }
+            return new Sorted(x, cw, cwx);
+        }
+
+        double weight(int i) {
+            return cw[i + 1] - cw[i];
+        }
+
+        /** Lloyd iterations; each assigns by the midpoints between centroids with binary search. */
+        double[] lloyd(double[] init) {
+            int k = init.length;
+            float[] c = new float[k];
+            for (int i = 0; i < k; i++) {
+                c[i] = (float) init[i];
+            }
+            Arrays.sort(c);
+            int n = x.length;
+            for (int iter = 0; iter < MAX_LLOYD_ITERATIONS; iter++) {
+                boolean moved = false;
+                int from = 0;
+                for (int j = 0; j < k; j++) {
+                    int to = j == k - 1 ? n : upperBound(c[j], c[j + 1]);
+                    double mass = cw[to] - cw[from];
+                    if (mass > 0) {
+                        float next = (float) ((cwx[to] - cwx[from]) / mass);
+                        moved |= next != c[j];
+                        c[j] = next;
+                    }
+                    from = to;
+                }
+                Arrays.sort(c);
+                if (!moved) {
+                    break;
+                }
+            }
+            double[] out = new double[k];
+            for (int i = 0; i < k; i++) {
+                out[i] = c[i];
+            }
+            return out;
+        }
+
+        /** First position whose value is nearer to {@code hi} than to {@code lo} (ties go low). */
+        private int upperBound(float lo, float hi) {
+            int a = 0;
+            int b = x.length;
+            while (a < b) {
+                int mid = (a + b) >>> 1;
+                if (x[mid] - lo <= hi - x[mid]) {
+                    a = mid + 1;
+                } else {
+                    b = mid;
+                }
+            }
+            return a;
+        }
+    }
+
     /** Weighted points in ascending order: the distinct values, or histogram bins. */
     private static final class Points {
         final double[] x;
@@ -266,57 +331,49 @@ public final class KMeans1d {
             this.exact = exact;
         }
 
-        static Points summarize(float[] values, float[] weights) {
-            float[] sorted = values.clone();
-            Arrays.sort(sorted);
-            if (!Float.isFinite(sorted[0]) || !Float.isFinite(sorted[sorted.length - 1])) {
-                throw new IllegalArgumentException("values must be finite");
-            }
+        static Points summarize(Sorted s) {
+            float[] sorted = s.x;
             int distinct = 1;
             for (int i = 1; i < sorted.length; i++) {
                 if (sorted[i] != sorted[i - 1]) {
                     distinct++;
                 }
             }
-            if (distinct <= EXACT_LIMIT) {
-                return distinctPoints(values, weights, sorted, distinct);
-            }
-            return histogram(values, weights, sorted[0], sorted[sorted.length - 1]);
+            return distinct <= EXACT_LIMIT ? distinctPoints(s, distinct) : histogram(s);
         }
 
-        private static Points distinctPoints(
-                float[] values, float[] weights, float[] sorted, int distinct) {
+        private static Points distinctPoints(Sorted s, int distinct) {
             double[] x = new double[distinct];
-            int d = 0;
-            x[0] = sorted[0];
-            for (int i = 1; i < sorted.length; i++) {
-                if (sorted[i] != sorted[i - 1]) {
-                    x[++d] = sorted[i];
-                }
-            }
             double[] w = new double[distinct];
-            for (int i = 0; i < values.length; i++) {
-                int pos = Arrays.binarySearch(x, values[i]);
-                w[pos] += weights == null ? 1 : weights[i];
+            int d = 0;
+            x[0] = s.x[0];
+            w[0] = s.weight(0);
+            for (int i = 1; i < s.x.length; i++) {
+                if (s.x[i] != s.x[i - 1]) {
+                    x[++d] = s.x[i];
+                }
+                w[d] += s.weight(i);
             }
             return withMass(x, w, true);
         }
 
-        private static Points histogram(float[] values, float[] weights, float min, float max) {
+        private static Points histogram(Sorted s) {
             int bins = EXACT_LIMIT;
-            double[] sw = new double[bins];
-            double[] swx = new double[bins];
+            float min = s.x[0];
+            float max = s.x[s.x.length - 1];
             double width = ((double) max - min) / bins;
-            for (int i = 0; i < values.length; i++) {
-                int b = (int) ((values[i] - min) / width);
-                b = Math.min(Math.max(b, 0), bins - 1);
-                double w = weights == null ? 1 : weights[i];
-                sw[b] += w;
-                swx[b] += w * values[i];
-            }
+            double[] sw = new double[bins];
             double[] x = new double[bins];
+            int from = 0;
             for (int b = 0; b < bins; b++) {
-                x[b] = sw[b] > 0 ? swx[b] / sw[b] : min + (b + 0.5) * width;
+                int to = from;
+                double upper = min + (b + 1) * width;
+                while (to < s.x.length && (b == bins - 1 || s.x[to] < upper)) {
+                    to++;
+                }
+                sw[b] = s.cw[to] - s.cw[from];
+                x[b] = sw[b] > 0 ? (s.cwx[to] - s.cwx[from]) / sw[b] : min + (b + 0.5) * width;
+                from = to;
             }
             return withMass(x, sw, false);
         }
