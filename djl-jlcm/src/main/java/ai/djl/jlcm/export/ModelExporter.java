@@ -85,6 +85,7 @@ public final class ModelExporter {
         if (Files.exists(dir) && !overwrite) {
             throw new IllegalArgumentException(dir + " exists; enable overwriting to replace it");
         }
+        ensureInputDescription(model);
         String name = modelName != null ? modelName : model.getName();
         JsonObject architecture = architectureFactory == null ? ArchitectureCodec.encode(block) : null;
         List<Manifest.Layer> layers = layers(block);
@@ -118,6 +119,20 @@ public final class ModelExporter {
                 String.format("%.3f", size.bitsPerWeight()),
                 size.storedBytes());
         return size;
+    }
+
+    /**
+     * A block loaded from a file knows its input shapes but not its input names, and DJL's {@code
+     * Model.save} then fails in {@code describeInput}; initializing again with the same shapes
+     * restores the names and leaves the loaded arrays untouched.
+     */
+    private static void ensureInputDescription(Model model) {
+        Block block = model.getBlock();
+        try {
+            block.describeInput();
+        } catch (IllegalArgumentException e) {
+            block.initialize(model.getNDManager(), model.getDataType(), block.getInputShapes());
+        }
     }
 
     private static Path paramsFile(Path dir, String name) throws IOException {

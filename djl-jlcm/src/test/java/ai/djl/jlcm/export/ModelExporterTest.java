@@ -103,6 +103,33 @@ public class ModelExporterTest {
     }
 
     @Test
+    public void aModelLoadedFromAFileCanBeCompressedAndExported() throws Exception {
+        Path root = Files.createTempDirectory("jlcm-loaded");
+        try (NDManager data = NDManager.newBaseManager();
+                Model dense = Model.newInstance("dense", "PyTorch")) {
+            dense.setBlock(cnn());
+            dense.getBlock().initialize(dense.getNDManager(), DataType.FLOAT32, new Shape(1, 1, 12, 12));
+            dense.save(root.resolve("dense"), "dense");
+            try (Model loaded = Model.newInstance("dense", "PyTorch")) {
+                loaded.setBlock(cnn());
+                loaded.load(root.resolve("dense"), "dense");
+                CodebookTransformer.builder()
+                        .setQuantizer(KMeansQuantizer.builder().build())
+                        .optBits(4)
+                        .build()
+                        .transform(loaded.getBlock());
+                NDArray x = data.randomNormal(new Shape(2, 1, 12, 12));
+                float[] before = predict(loaded, x);
+                ModelExporter.builder().build().export(loaded, root.resolve("compressed"));
+                try (ZooModel<NDList, NDList> reloaded = load(root.resolve("compressed"));
+                        Predictor<NDList, NDList> p = reloaded.newPredictor()) {
+                    Assert.assertEquals(p.predict(new NDList(x)).singletonOrThrow().toFloatArray(), before, 0f);
+                }
+            }
+        }
+    }
+
+    @Test
     public void corruptedTruncatedAndMismatchedFilesAreReported() throws Exception {
         Path root = Files.createTempDirectory("jlcm-bad");
         try (NDManager data = NDManager.newBaseManager();

@@ -1,0 +1,71 @@
+package ai.djl.jlcm.examples.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code jlcm} command line.
+ *
+ * <pre>
+ * java -jar examples/target/jlcm.jar demo [--bits B] [--method rtn|kmeans] [--out DIR]
+ * java -jar examples/target/jlcm.jar inspect DIR
+ * </pre>
+ *
+ * Each command prints a table and ends with one JSON line on standard output; logs go to standard
+ * error.
+ */
+@Command(
+        name = "jlcm",
+        mixinStandardHelpOptions = true,
+        version = "jlcm 0.1.0",
+        description = "Grouped-codebook compression of DJL models.",
+        subcommands = {DemoCommand.class, InspectCommand.class})
+public final class JlcmCli implements Runnable {
+
+    /**
+     * Runs the command line.
+     *
+     * @param args the arguments
+     */
+    public static void main(String[] args) {
+        System.setProperty("ai.djl.offline", System.getProperty("ai.djl.offline", "true"));
+        System.exit(run(args));
+    }
+
+    /**
+     * Runs the command line without exiting.
+     *
+     * @param args the arguments
+     * @return the exit code: 0 on success, 1 when the command failed, 2 for bad arguments
+     */
+    public static int run(String... args) {
+        CommandLine cli = new CommandLine(new JlcmCli());
+        cli.setParameterExceptionHandler(
+                (e, a) -> {
+                    CommandLine cmd = e.getCommandLine();
+                    cmd.getErr().println("jlcm: " + e.getMessage() + " (see '" + cmd.getCommandName() + " --help')");
+                    return 2;
+                });
+        cli.setExecutionExceptionHandler(
+                (e, cmd, parsed) -> {
+                    cmd.getErr().println("jlcm " + cmd.getCommandName() + ": " + message(e));
+                    return 1;
+                });
+        return cli.execute(args);
+    }
+
+    private static String message(Throwable e) {
+        Throwable t = e;
+        while (t.getMessage() == null && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t.getMessage() == null ? t.toString() : t.getMessage();
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(
+                new CommandLine(this), "missing command: demo or inspect");
+    }
+}

@@ -1,0 +1,43 @@
+package ai.djl.jlcm.examples.cli;
+
+import ai.djl.MalformedModelException;
+import ai.djl.ndarray.NDList;
+import ai.djl.repository.zoo.Criteria;
+import ai.djl.repository.zoo.ModelNotFoundException;
+import ai.djl.repository.zoo.ZooModel;
+import ai.djl.translate.NoopTranslator;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+
+/** Loading model directories the way users do, through {@link Criteria}. */
+final class ModelDirectories {
+
+    private ModelDirectories() {}
+
+    static ZooModel<NDList, NDList> load(Path dir)
+            throws IOException, ModelNotFoundException, MalformedModelException {
+        return Criteria.builder()
+                .setTypes(NDList.class, NDList.class)
+                .optModelPath(dir)
+                .optEngine("PyTorch")
+                .optTranslator(new NoopTranslator())
+                .build()
+                .loadModel();
+    }
+
+    /** Total size of the {@code .params} files of a directory. */
+    static long paramsBytes(Path dir) throws IOException {
+        long total = 0;
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                if (f.getFileName().toString().endsWith(".params")) {
+                    total += Files.size(f);
+                }
+            }
+        }
+        return total;
+    }
+}
