@@ -42,31 +42,37 @@ public final class KMeansQuantizer implements WeightQuantizer {
         for (int o = 0; o < rows; o++) {
             groupOf[o] = (int) ((long) o * g / rows);
         }
-        return fit(weight, shape, bits, mode, g, groupOf, cols);
+        return fit(weight, null, shape, bits, mode, g, groupOf);
     }
 
     /**
-     * Fits codebooks (and scales) to a weight for a given neuron grouping, with nearest-codeword
-     * indices.
+     * Fits codebooks (and scales) to a weight for a given neuron grouping by importance-weighted
+     * k-means, with nearest-codeword indices.
+     *
+     * <p>In SCALED mode each group's scale is the RMS of its weights and one codebook is fitted to
+     * all scaled weights, each weighted by its importance times its group's squared scale (its error
+     * in weight units).
      *
      * @param weight the dense weight, row-major
+     * @param importance a non-negative importance per weight (for example the squared input
+     *     magnitude it multiplies), or {@code null} for uniform importance
      * @param shape its shape
      * @param bits the index width
      * @param mode the mode
      * @param groups the number of groups
      * @param groupOf the group of each neuron
-     * @param cols the weights per neuron
      * @return the compressed weight
      */
-    static CompressedWeight fit(
+    public static CompressedWeight fit(
             float[] weight,
+            float[] importance,
             Shape shape,
             int bits,
             CodebookMode mode,
             int groups,
-            int[] groupOf,
-            int cols) {
+            int[] groupOf) {
         int rows = groupOf.length;
+        int cols = Math.toIntExact(shape.size() / rows);
         int k = 1 << bits;
         int[] groupSize = new int[groups];
         for (int o = 0; o < rows; o++) {
@@ -92,7 +98,17 @@ public final class KMeansQuantizer implements WeightQuantizer {
                     scaled[o * cols + n] = weight[o * cols + n] / scales[groupOf[o]];
                 }
             }
-            float[] codebook = KMeans1d.fit(scaled, null, k);
+            float[] scaledImportance = null;
+            if (importance != null) {
+                scaledImportance = new float[weight.length];
+                for (int o = 0; o < rows; o++) {
+                    float s2 = scales[groupOf[o]] * scales[groupOf[o]];
+                    for (int n = 0; n < cols; n++) {
+                        scaledImportance[o * cols + n] = importance[o * cols + n] * s2;
+                    }
+                }
+            }
+            float[] codebook = fitOrZeros(scaled, scaledImportance, k);
             for (int i = 0; i < scaled.length; i++) {
                 indices[i] = KMeans1d.nearest(scaled[i], codebook);
             }
@@ -102,14 +118,18 @@ public final class KMeansQuantizer implements WeightQuantizer {
         float[] codebooks = new float[groups * k];
         for (int j = 0; j < groups; j++) {
             float[] members = new float[groupSize[j] * cols];
+            float[] memberImportance = importance == null ? null : new float[members.length];
             int p = 0;
             for (int o = 0; o < rows; o++) {
                 if (groupOf[o] == j) {
                     System.arraycopy(weight, o * cols, members, p, cols);
+                    if (importance != null) {
+                        System.arraycopy(importance, o * cols, memberImportance, p, cols);
+                    }
                     p += cols;
                 }
             }
-            float[] codebook = members.length == 0 ? new float[k] : KMeans1d.fit(members, null, k);
+            float[] codebook = members.length == 0 ? new float[k] : fitOrZeros(members, memberImportance, k);
             System.arraycopy(codebook, 0, codebooks, j * k, k);
         }
         float[] codebook = new float[k];
@@ -120,6 +140,18 @@ public final class KMeansQuantizer implements WeightQuantizer {
             }
         }
         return new CompressedWeight(shape, bits, mode, groups, groupOf, codebooks, null, indices);
+    }
+
+    /** Weighted k-means, falling back to unweighted when every importance is zero. */
+    private static float[] fitOrZeros(float[] values, float[] importance, int k) {
+        if (importance != null) {
+            for (float v : importance) {
+                if (v > 0) {
+                    return KMeans1d.fit(values, importance, k);
+                }
+            }
+        }
+        return KMeans1d.fit(values, null, k);
     }
 
     /** {@inheritDoc} */

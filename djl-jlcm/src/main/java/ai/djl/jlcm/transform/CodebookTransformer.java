@@ -137,6 +137,21 @@ public final class CodebookTransformer {
         return new TransformReport(report);
     }
 
+    /**
+     * Returns the paths of the layers this transformer would replace, in tree order, without
+     * changing anything.
+     *
+     * @param root the root block
+     * @return the selected paths
+     */
+    public List<String> selectedPaths(Block root) {
+        List<String> paths = new ArrayList<>();
+        for (Candidate c : select(BlockTree.of(root))) {
+            paths.add(c.path);
+        }
+        return paths;
+    }
+
     private List<Candidate> select(BlockTree tree) {
         List<Candidate> out = new ArrayList<>();
         for (Map.Entry<String, Block> e : tree.blocks().entrySet()) {

@@ -1,6 +1,11 @@
 package ai.djl.jlcm.examples.cli;
 
 import ai.djl.Model;
+import ai.djl.jlcm.Jlcm;
+import ai.djl.jlcm.learn.JlcmReport;
+import ai.djl.jlcm.learn.MappingUpdate;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.export.ModelSize;
 import ai.djl.jlcm.nn.CodebookMode;
@@ -18,6 +23,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -35,24 +42,38 @@ import java.util.concurrent.Callable;
         })
 final class DemoCommand implements Callable<Integer> {
 
+    private static final int CALIBRATION_BATCH = 128;
+
     @Option(names = "--bits", description = "bits per weight index, 1-8 (default: ${DEFAULT-VALUE})")
     int bits = 2;
 
     @Option(
             names = "--method",
-            description = "compression method: ${COMPLETION-CANDIDATES} (default: kmeans)",
+            description = "compression method: ${COMPLETION-CANDIDATES} (default: jlcm)",
             converter = MethodConverter.class,
             completionCandidates = MethodConverter.Candidates.class)
-    Method method = Method.KMEANS;
+    Method method = Method.JLCM;
 
-    @Option(names = "--groups", description = "channel groups for kmeans (default: ${DEFAULT-VALUE})")
-    int groups = 1;
+    @Option(names = "--groups", description = "neuron groups per layer for kmeans and jlcm (default: ${DEFAULT-VALUE})")
+    int groups = 4;
 
     @Option(
             names = "--mode",
-            description = "codebook mode for kmeans: scaled or multi (default: multi)",
+            description = "codebook mode for kmeans and jlcm: scaled or multi (default: multi)",
             converter = ModeConverter.class)
     CodebookMode mode = CodebookMode.MULTI;
+
+    @Option(
+            names = "--mapping",
+            description = "jlcm mapping update: proximal, ste, soft or frozen (default: proximal)",
+            converter = MappingConverter.class)
+    MappingUpdate mapping = MappingUpdate.PROXIMAL;
+
+    @Option(names = "--steps", description = "jlcm learning steps per layer (default: ${DEFAULT-VALUE})")
+    int steps = 200;
+
+    @Option(names = "--calibration-samples", description = "jlcm calibration images from the training set (default: ${DEFAULT-VALUE})")
+    int calibrationSamples = 512;
 
     @Option(
             names = "--out",
@@ -71,6 +92,12 @@ final class DemoCommand implements Callable<Integer> {
         if (groups < 1) {
             throw new IllegalArgumentException("--groups must be positive, got " + groups);
         }
+        if (steps < 0) {
+            throw new IllegalArgumentException("--steps must not be negative, got " + steps);
+        }
+        if (calibrationSamples < 1) {
+            throw new IllegalArgumentException("--calibration-samples must be positive, got " + calibrationSamples);
+        }
         Path cacheDir = cache != null ? cache : RegistryFetcher.defaultCacheDir();
         Path dir = out != null ? out : Path.of("jlcm-models", "mnist-cnn-" + method.label() + "-" + bits + "bit");
         MnistData data = MnistData.load(MnistData.MNIST, cacheDir);
@@ -84,14 +111,9 @@ final class DemoCommand implements Callable<Integer> {
         long floatFileBytes = ModelDirectories.paramsBytes(MnistTraining.modelDir(cacheDir, MnistData.MNIST));
 
         long start = System.nanoTime();
-        TransformReport report;
+        int layers;
         try (Model model = MnistTraining.loadModel(MnistTraining.modelDir(cacheDir, MnistData.MNIST))) {
-            report =
-                    CodebookTransformer.builder()
-                            .setQuantizer(method.quantizer(groups, mode))
-                            .optBits(bits)
-                            .build()
-                            .transform(model.getBlock());
+            layers = compress(model, data);
             ModelExporter.builder()
                     .optModelName(MnistTraining.MODEL_NAME)
                     .optOverwrite(true)
@@ -112,7 +134,7 @@ final class DemoCommand implements Callable<Integer> {
         table.add("float", "-", 32, "32.000", floatSize.storedBytes(), floatFileBytes, pct(floatAccuracy));
         table.add(
                 "compressed, reloaded",
-                method.label() + (method == Method.KMEANS ? " G=" + groups + " " + mode.name().toLowerCase(Locale.ROOT) : ""),
+                describe(),
                 bits,
                 String.format(Locale.ROOT, "%.3f", size.bitsPerWeight()),
                 size.storedBytes(),
@@ -122,7 +144,7 @@ final class DemoCommand implements Callable<Integer> {
         System.out.printf(
                 Locale.ROOT,
                 "%d layers compressed in %.1f s; .params %.1fx smaller than float; saved to %s%n",
-                report.layers().size(),
+                layers,
                 seconds,
                 (double) floatFileBytes / fileBytes,
                 dir);
@@ -132,16 +154,64 @@ final class DemoCommand implements Callable<Integer> {
         json.addProperty("compressed_accuracy", accuracy);
         json.addProperty("method", method.label());
         json.addProperty("bits", bits);
-        if (method == Method.KMEANS) {
+        if (method != Method.RTN) {
             json.addProperty("groups", groups);
             json.addProperty("mode", mode.name().toLowerCase(Locale.ROOT));
         }
+        if (method == Method.JLCM) {
+            json.addProperty("mapping", mapping.name().toLowerCase(Locale.ROOT));
+        }
+        json.addProperty("seconds", seconds);
         json.addProperty("bits_per_weight", size.bitsPerWeight());
         json.addProperty("stored_bytes", size.storedBytes());
         json.addProperty("file_bytes", fileBytes);
         json.addProperty("model_dir", dir.toAbsolutePath().toString());
         System.out.println(json);
         return 0;
+    }
+
+    /** Compresses the model in place with the chosen method; returns the number of layers. */
+    private int compress(Model model, MnistData data) {
+        if (method != Method.JLCM) {
+            TransformReport report =
+                    CodebookTransformer.builder()
+                            .setQuantizer(method.quantizer(groups, mode))
+                            .optBits(bits)
+                            .build()
+                            .transform(model.getBlock());
+            return report.layers().size();
+        }
+        try (NDManager m = model.getNDManager().newSubManager()) {
+            List<NDList> calibration = new ArrayList<>();
+            NDList all = data.calibrationBatch(m, Math.min(calibrationSamples, data.trainSize()));
+            NDArray images = all.singletonOrThrow();
+            long n = images.getShape().get(0);
+            for (long from = 0; from < n; from += CALIBRATION_BATCH) {
+                calibration.add(new NDList(images.get(from + ":" + Math.min(n, from + CALIBRATION_BATCH))));
+            }
+            JlcmReport report =
+                    Jlcm.builder()
+                            .optBits(bits)
+                            .optGroups(groups)
+                            .optMode(mode)
+                            .optMapping(mapping)
+                            .optSteps(steps)
+                            .build()
+                            .compress(model, calibration);
+            return report.layers().size();
+        }
+    }
+
+    private String describe() {
+        String lower = mode.name().toLowerCase(Locale.ROOT);
+        switch (method) {
+            case KMEANS:
+                return "kmeans G=" + groups + " " + lower;
+            case JLCM:
+                return "jlcm G=" + groups + " " + lower + " " + mapping.name().toLowerCase(Locale.ROOT) + " " + steps + " steps";
+            default:
+                return method.label();
+        }
     }
 
     private static String pct(float accuracy) {

@@ -10,7 +10,9 @@ enum Method {
     /** Uniform per-channel min-max rounding. */
     RTN,
     /** k-means codebooks over contiguous channel groups (one group: one codebook per tensor). */
-    KMEANS;
+    KMEANS,
+    /** JLCM: distribution-based neuron groups, weighted k-means, joint learning on calibration data. */
+    JLCM;
 
     WeightQuantizer quantizer(int groups, CodebookMode mode) {
         if (this == RTN) {

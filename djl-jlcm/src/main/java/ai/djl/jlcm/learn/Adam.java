@@ -1,0 +1,37 @@
+package ai.djl.jlcm.learn;
+
+import ai.djl.ndarray.NDArray;
+
+/** Adam for one array, with its state created up front in the array's manager. */
+final class Adam {
+
+    private static final float BETA1 = 0.9f;
+    private static final float BETA2 = 0.999f;
+    private static final float EPSILON = 1e-12f;
+
+    private final float learningRate;
+    private final NDArray mean;
+    private final NDArray variance;
+    private int step;
+
+    Adam(NDArray like, float learningRate) {
+        this.learningRate = learningRate;
+        mean = like.zerosLike();
+        variance = like.zerosLike();
+    }
+
+    /**
+     * Updates the moments with a gradient and returns the step to subtract from the parameter.
+     *
+     * @param gradient the gradient
+     * @return the step {@code lr · m̂ / (√v̂ + ε)}
+     */
+    NDArray step(NDArray gradient) {
+        step++;
+        mean.muli(BETA1).addi(gradient.mul(1 - BETA1));
+        variance.muli(BETA2).addi(gradient.square().mul(1 - BETA2));
+        float c1 = (float) (1 - Math.pow(BETA1, step));
+        float c2 = (float) (1 - Math.pow(BETA2, step));
+        return mean.div(c1).div(variance.div(c2).sqrt().add(EPSILON)).mul(learningRate);
+    }
+}

@@ -1,0 +1,99 @@
+package ai.djl.jlcm.learn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.convolutional.Convolution;
+
+import java.util.List;
+
+/**
+ * The reconstruction loss of a convolution, computed directly: {@code ‖conv(X̃, Ŵ) + b − Y‖² / ‖Y‖²}
+ * with {@code Y = conv(X, W) + b} on float-network inputs X.
+ */
+final class ConvolutionReconstruction implements ReconstructionLoss {
+
+    private final NDManager manager;
+    private final Convolution layer;
+    private final NDArray inputs;
+    private final NDArray bias;
+    private final NDArray target;
+    private final float reference;
+    private final float[] importance;
+
+    ConvolutionReconstruction(
+            NDManager parent,
+            Convolution layer,
+            NDArray weight,
+            NDArray bias,
+            List<NDArray> compressedInputs,
+            List<NDArray> floatInputs) {
+        manager = parent.newSubManager();
+        this.layer = layer;
+        inputs = batch(compressedInputs);
+        NDArray x = batch(floatInputs);
+        this.bias = bias;
+        target = conv(x, weight);
+        reference = target.square().sum().getFloat();
+        x.close();
+        importance = importance(weight.getShape());
+    }
+
+    private NDArray batch(List<NDArray> batches) {
+        NDArray all = batches.size() == 1 ? batches.get(0).duplicate() : NDArrays.concat(new NDList(batches));
+        all.attach(manager);
+        return all;
+    }
+
+    private NDArray conv(NDArray x, NDArray w) {
+        return x.getNDArrayInternal()
+                .convolution(x, w, bias, layer.getStride(), layer.getPadding(), layer.getDilation(), layer.getGroups())
+                .singletonOrThrow();
+    }
+
+    /** Mean squared input of each input channel, spread over the kernel positions of each filter. */
+    private float[] importance(Shape weightShape) {
+        long filters = weightShape.get(0);
+        long channelsPerGroup = weightShape.get(1);
+        long kernel = weightShape.size() / (filters * channelsPerGroup);
+        long channels = inputs.getShape().get(1);
+        float[] channel =
+                inputs.square().swapAxes(0, 1).reshape(channels, -1).mean(new int[] {1}).toFloatArray();
+        long filtersPerGroup = filters / layer.getGroups();
+        float[] out = new float[Math.toIntExact(weightShape.size())];
+        int p = 0;
+        for (long o = 0; o < filters; o++) {
+            long first = (o / filtersPerGroup) * channelsPerGroup;
+            for (long c = 0; c < channelsPerGroup; c++) {
+                for (long k = 0; k < kernel; k++) {
+                    out[p++] = channel[(int) (first + c)];
+                }
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public NDArray loss(NDArray w) {
+        return conv(inputs, w).sub(target).square().sum().div(reference);
+    }
+
+    @Override
+    public double error(NDArray w) {
+        try (NDArray l = loss(w)) {
+            return l.getFloat();
+        }
+    }
+
+    @Override
+    public float[] importance() {
+        return importance;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

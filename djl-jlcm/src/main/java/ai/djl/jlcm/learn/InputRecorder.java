@@ -1,0 +1,139 @@
+package ai.djl.jlcm.learn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.LayoutType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.convolutional.Convolution;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+
+import java.util.List;
+
+/**
+ * Stand-ins that take a layer's place in its block tree for one calibration pass: each forwards to
+ * the layer and keeps a copy of its input. They extend the layer's base type so they fit wherever
+ * the layer (or its codebook replacement) fits.
+ */
+final class InputRecorder {
+
+    private InputRecorder() {}
+
+    /**
+     * Returns a block that runs {@code layer} and copies each input into {@code sink}.
+     *
+     * @param layer a {@link Linear} or {@link Convolution} (or a codebook block extending one)
+     * @param sink where input copies go
+     * @param manager the manager that owns the copies
+     * @return the recording block
+     */
+    static Block wrap(Block layer, List<NDArray> sink, NDManager manager) {
+        if (layer instanceof Linear) {
+            return new RecordingLinear((Linear) layer, sink, manager);
+        }
+        if (layer instanceof Convolution) {
+            return new RecordingConvolution((Convolution) layer, sink, manager);
+        }
+        throw new IllegalArgumentException("cannot record inputs of a " + layer.getClass().getName());
+    }
+
+    private static NDList record(
+            Block layer,
+            List<NDArray> sink,
+            NDManager manager,
+            ParameterStore ps,
+            NDList inputs,
+            boolean training,
+            PairList<String, Object> params) {
+        NDArray copy = inputs.singletonOrThrow().duplicate();
+        copy.attach(manager);
+        sink.add(copy);
+        return layer.forward(ps, inputs, training, params);
+    }
+
+    private static final class RecordingLinear extends Linear {
+        private final Linear layer;
+        private final List<NDArray> sink;
+        private final NDManager manager;
+
+        RecordingLinear(Linear layer, List<NDArray> sink, NDManager manager) {
+            super(Linear.builder().setUnits(1));
+            this.layer = layer;
+            this.sink = sink;
+            this.manager = manager;
+            parameters.clear();
+        }
+
+        @Override
+        protected NDList forwardInternal(
+                ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+            return record(layer, sink, manager, ps, inputs, training, params);
+        }
+
+        @Override
+        public Shape[] getOutputShapes(Shape[] inputs) {
+            return layer.getOutputShapes(inputs);
+        }
+    }
+
+    private static final class RecordingConvolution extends Convolution {
+        private final Convolution layer;
+        private final List<NDArray> sink;
+        private final NDManager manager;
+
+        RecordingConvolution(Convolution layer, List<NDArray> sink, NDManager manager) {
+            super(new SettingsOf(layer));
+            this.layer = layer;
+            this.sink = sink;
+            this.manager = manager;
+            parameters.clear();
+        }
+
+        @Override
+        protected LayoutType[] getExpectedLayout() {
+            return new LayoutType[0];
+        }
+
+        @Override
+        protected String getStringLayout() {
+            return "";
+        }
+
+        @Override
+        protected int numDimensions() {
+            return kernelShape.dimension() + 2;
+        }
+
+        @Override
+        protected NDList forwardInternal(
+                ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+            return record(layer, sink, manager, ps, inputs, training, params);
+        }
+
+        @Override
+        public Shape[] getOutputShapes(Shape[] inputs) {
+            return layer.getOutputShapes(inputs);
+        }
+    }
+
+    /** The settings of an existing convolution, for {@link RecordingConvolution}'s constructor. */
+    private static final class SettingsOf extends Convolution.ConvolutionBuilder<SettingsOf> {
+        SettingsOf(Convolution c) {
+            setKernelShape(c.getKernelShape());
+            optStride(c.getStride());
+            optPadding(c.getPadding());
+            optDilation(c.getDilation());
+            setFilters(c.getFilters());
+            optGroups(c.getGroups());
+            optBias(c.isIncludeBias());
+        }
+
+        @Override
+        protected SettingsOf self() {
+            return this;
+        }
+    }
+}

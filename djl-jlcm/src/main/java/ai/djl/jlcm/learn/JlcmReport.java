@@ -1,0 +1,33 @@
+package ai.djl.jlcm.learn;
+
+import java.util.List;
+
+/**
+ * What calibrated compression did to a model.
+ *
+ * @param layers one report per compressed layer, in network order
+ * @param seconds the total time
+ */
+public record JlcmReport(List<LayerReport> layers, double seconds) {
+
+    /**
+     * Creates a report.
+     *
+     * @param layers the layer reports
+     * @param seconds the total time
+     */
+    public JlcmReport {
+        layers = List.copyOf(layers);
+    }
+
+    /**
+     * Returns stored bits per weight over all compressed layers, overhead included.
+     *
+     * @return bits per weight
+     */
+    public double bitsPerWeight() {
+        long bits = layers.stream().mapToLong(LayerReport::storedBits).sum();
+        long weights = layers.stream().mapToLong(l -> l.shape().size()).sum();
+        return weights == 0 ? 0 : (double) bits / weights;
+    }
+}

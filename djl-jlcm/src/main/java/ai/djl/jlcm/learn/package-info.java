@@ -1,0 +1,5 @@
+/**
+ * Joint learning of codebooks, scales and mappings on calibration data: input capture, reconstruction
+ * losses, the optimizer and the mapping updates (PROXIMAL, STE, SOFT, FROZEN).
+ */
+package ai.djl.jlcm.learn;
