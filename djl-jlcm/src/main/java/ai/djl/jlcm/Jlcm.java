@@ -67,6 +67,7 @@ public final class Jlcm {
                         b.scaleRate,
                         b.latentRate,
                         b.edgePhi,
+                        b.phiOnStep,
                         b.softTemperature,
                         b.dampening,
                         b.seed);
@@ -144,6 +145,7 @@ public final class Jlcm {
         private float scaleRate = 1e-3f;
         private float latentRate = 0.02f;
         private float edgePhi = 1f;
+        private boolean phiOnStep = true;
         private float softTemperature = 0.5f;
         private float dampening = 0.01f;
         private long seed;
@@ -232,6 +234,19 @@ public final class Jlcm {
          */
         public Builder optEdgePhi(float edgePhi) {
             this.edgePhi = edgePhi;
+            return this;
+        }
+
+        /**
+         * Sets where PROXIMAL applies φ: to the latent's Adam step (default true), or to its
+         * gradient before Adam (false: the literal form; Adam's per-coordinate normalization
+         * largely undoes it).
+         *
+         * @param phiOnStep whether φ weights the step
+         * @return this builder
+         */
+        public Builder optPhiOnStep(boolean phiOnStep) {
+            this.phiOnStep = phiOnStep;
             return this;
         }
 

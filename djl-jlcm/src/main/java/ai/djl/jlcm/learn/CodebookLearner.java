@@ -80,9 +80,16 @@ final class CodebookLearner {
                     s.scales.subi(scaleAdam.step(s.scales.getGradient()));
                 }
                 if (learnsMapping) {
-                    NDArray delta = latentAdam.step(z.getGradient());
-                    if (config.mapping() == MappingUpdate.PROXIMAL) {
-                        delta = delta.mul(ProximalStep.phi(rowsBefore, index, delta.neg(), config.edgePhi()));
+                    boolean proximal = config.mapping() == MappingUpdate.PROXIMAL;
+                    NDArray gradient = z.getGradient();
+                    if (proximal && !config.phiOnStep()) {
+                        gradient = ProximalStep.gradient(gradient, rowsBefore, index, config.edgePhi());
+                    }
+                    NDArray delta = latentAdam.step(gradient);
+                    if (proximal) {
+                        if (config.phiOnStep()) {
+                            delta = delta.mul(ProximalStep.phi(rowsBefore, index, delta.neg(), config.edgePhi()));
+                        }
                         NDArray moved = ProximalStep.clampToNeighbours(rowsBefore, index, z.sub(delta));
                         z.subi(z.sub(moved));
                     } else {

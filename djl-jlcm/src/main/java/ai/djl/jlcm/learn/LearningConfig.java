@@ -15,6 +15,8 @@ import ai.djl.jlcm.nn.CodebookMode;
  * @param latentRate latent learning rate, in mean codeword spacings per step
  * @param edgePhi the proximal factor for a move outward from an edge codeword (1: the latent may
  *     drift outward while the mapping stays; 0: no outward move)
+ * @param phiOnStep whether PROXIMAL weights the latent's Adam step by φ (true) or its gradient,
+ *     before Adam (false, the literal form, which Adam's normalization largely undoes)
  * @param softTemperature SOFT's temperature, in mean codeword spacings
  * @param dampening Gram dampening λ of the linear loss
  * @param seed seed of the neuron grouping
@@ -29,6 +31,7 @@ public record LearningConfig(
         float scaleRate,
         float latentRate,
         float edgePhi,
+        boolean phiOnStep,
         float softTemperature,
         float dampening,
         long seed) {}

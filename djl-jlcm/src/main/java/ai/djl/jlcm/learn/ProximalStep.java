@@ -42,6 +42,20 @@ final class ProximalStep {
     }
 
     /**
+     * Returns the proximal gradient of the latents: {@code G · φ(Δ/Δ̄)}, the candidate move being the
+     * descent direction {@code −sign(G)}.
+     *
+     * @param gradient the straight-through gradient G of the latents, {@code [O, N]}
+     * @param rows the codebook of each neuron, {@code [O, K]}, ascending
+     * @param index the current mapping, INT64 {@code [O, N]}
+     * @param edgePhi φ where no neighbour exists in the descent direction
+     * @return the proximal gradient
+     */
+    static NDArray gradient(NDArray gradient, NDArray rows, NDArray index, float edgePhi) {
+        return gradient.mul(phi(rows, index, gradient.neg(), edgePhi));
+    }
+
+    /**
      * Clamps latents so that their nearest codeword is at most one away from {@code index}.
      *
      * @param rows the codebook of each neuron, {@code [O, K]}, ascending

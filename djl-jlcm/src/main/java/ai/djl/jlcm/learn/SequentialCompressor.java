@@ -135,7 +135,7 @@ public final class SequentialCompressor {
     }
 
     /** Runs the calibration data through the tree with a recorder in place of the layer. */
-    private static List<NDArray> record(
+    static List<NDArray> record(
             Block root, String path, Block layer, Iterable<NDList> calibration, NDManager capture) {
         List<NDArray> sink = new ArrayList<>();
         Block recorder = InputRecorder.wrap(layer, sink, capture);

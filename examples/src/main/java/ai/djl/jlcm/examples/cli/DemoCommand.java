@@ -72,6 +72,15 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--steps", description = "jlcm learning steps per layer (default: ${DEFAULT-VALUE})")
     int steps = 200;
 
+    @Option(names = "--latent-rate", description = "jlcm latent learning rate, in codeword spacings per step (default: ${DEFAULT-VALUE})")
+    float latentRate = 0.02f;
+
+    @Option(names = "--edge-phi", description = "jlcm proximal factor for outward moves at a codebook edge, 0..1 (default: ${DEFAULT-VALUE})")
+    float edgePhi = 1f;
+
+    @Option(names = "--phi-on-gradient", description = "jlcm proximal: weight the latent gradient by phi before Adam instead of the step after it")
+    boolean phiOnGradient;
+
     @Option(names = "--calibration-samples", description = "jlcm calibration images from the training set (default: ${DEFAULT-VALUE})")
     int calibrationSamples = 512;
 
@@ -196,6 +205,9 @@ final class DemoCommand implements Callable<Integer> {
                             .optMode(mode)
                             .optMapping(mapping)
                             .optSteps(steps)
+                            .optLearningRates(1e-3f, 1e-3f, latentRate)
+                            .optEdgePhi(edgePhi)
+                            .optPhiOnStep(!phiOnGradient)
                             .build()
                             .compress(model, calibration);
             return report.layers().size();
