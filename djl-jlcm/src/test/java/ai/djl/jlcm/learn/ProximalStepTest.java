@@ -78,7 +78,7 @@ public class ProximalStepTest {
             // latents pushed far in both directions
             NDArray latent = m.create(new float[] {100, 100, -100, -100, -100, 100}, new Shape(1, 6));
             NDArray clamped = ProximalStep.clampToNeighbours(rows, index, latent);
-            long[] moved = CodebookLearner.nearest(clamped, rows).toLongArray();
+            long[] moved = LayerState.nearest(clamped, rows).toLongArray();
             Assert.assertEquals(moved, new long[] {1, 2, 1, 2, 0, 3});
             // latents that stay within reach are untouched
             NDArray near = m.create(new float[] {0.2f, 1.7f, 2.5f, 6f, 0.1f, 4.9f}, new Shape(1, 6));

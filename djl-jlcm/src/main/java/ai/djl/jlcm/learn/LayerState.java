@@ -1,0 +1,304 @@
+package ai.djl.jlcm.learn;
+
+import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.jlcm.nn.CompressedWeight;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+import java.util.Arrays;
+
+/**
+ * The trainable form of one layer's compressed weight: codebooks, scales (SCALED mode) and one latent
+ * per weight in codebook units, with their Adam optimizers. The mapping of a weight is the codeword
+ * nearest to its latent.
+ */
+final class LayerState {
+
+    /** The largest {@code rows × cols × codewords} tensor built at once by nearest-codeword search. */
+    private static final long CHUNK = 1 << 24;
+
+    final CompressedWeight init;
+    final Shape shape;
+    private final LearningConfig config;
+    private final NDManager manager;
+    private final int codewords;
+    private final NDArray codebook;
+    private final NDArray scales;
+    private final NDArray latent;
+    private final NDArray rowBook;
+    private final NDArray rowGroup;
+    private final NDArray initIndex;
+    private final Adam codebookAdam;
+    private final Adam scaleAdam;
+    private final Adam latentAdam;
+
+    /**
+     * Creates the state of a layer from its initialization.
+     *
+     * @param m the manager of the state's arrays
+     * @param init the k-means initialization
+     * @param weight the dense weight, row-major; latents start there
+     * @param config the learning settings
+     */
+    LayerState(NDManager m, CompressedWeight init, float[] weight, LearningConfig config) {
+        manager = m;
+        this.init = init;
+        this.config = config;
+        shape = init.getShape();
+        int rows = init.rows();
+        int cols = init.cols();
+        codewords = init.codewords();
+        codebook = m.create(init.getCodebooks(), new Shape(init.codebookCount(), codewords));
+        codebook.setRequiresGradient(true);
+        rowGroup = m.create(Arrays.stream(init.getGroupOf()).asLongStream().toArray());
+        rowBook = init.getMode() == CodebookMode.MULTI ? rowGroup : m.zeros(new Shape(rows), DataType.INT64);
+        initIndex = m.create(Arrays.stream(init.getIndices()).asLongStream().toArray(), new Shape(rows, cols));
+        if (init.getMode() == CodebookMode.SCALED) {
+            scales = m.create(init.getScales());
+            scales.setRequiresGradient(true);
+        } else {
+            scales = null;
+        }
+        NDArray w = m.create(weight, new Shape(rows, cols));
+        latent = scales == null ? w : w.div(scales.take(m, rowGroup).expandDims(1));
+        latent.setRequiresGradient(true);
+        codebookAdam = new Adam(codebook, config.codebookRate() * rms(codebook));
+        scaleAdam = scales == null ? null : new Adam(scales, config.scaleRate() * scales.mean().getFloat());
+        latentAdam = new Adam(latent, config.latentRate() * meanSpacing());
+    }
+
+    private boolean learnsMapping() {
+        return config.mapping() != MappingUpdate.FROZEN;
+    }
+
+    /**
+     * Returns the current mapping: nearest codewords of the latents, or the initial mapping when
+     * mappings are frozen.
+     *
+     * @return INT64 {@code [rows, cols]}
+     */
+    NDArray mapping() {
+        return learnsMapping() ? nearest(latent, codebookRows()) : initIndex;
+    }
+
+    /**
+     * Returns the initial (k-means) mapping.
+     *
+     * @return INT64 {@code [rows, cols]}
+     */
+    NDArray initialMapping() {
+        return initIndex;
+    }
+
+    /**
+     * Returns the weight for a training forward pass, differentiable w.r.t. codebooks, scales and
+     * (except FROZEN) latents.
+     *
+     * @param index the mapping of this step
+     * @return the weight, in the layer's shape
+     */
+    NDArray trainingWeight(NDArray index) {
+        NDArray w;
+        switch (config.mapping()) {
+            case FROZEN:
+                w = codebook.take(manager, flatIndex(index));
+                break;
+            case SOFT:
+                NDArray rows = codebook.get(rowBook).expandDims(1);
+                float tau = config.softTemperature() * meanSpacing();
+                NDArray logits = latent.expandDims(2).sub(rows).square().div(-tau * tau);
+                w = logits.softmax(2).mul(rows).sum(new int[] {2});
+                break;
+            default:
+                w = codebook.take(manager, flatIndex(index)).add(latent.sub(latent.stopGradient()));
+                break;
+        }
+        return (scales == null ? w : w.mul(rowScale())).reshape(shape);
+    }
+
+    /**
+     * Returns the weight decoded from a hard mapping, without gradient.
+     *
+     * @param index the mapping
+     * @return the weight, in the layer's shape
+     */
+    NDArray hardWeight(NDArray index) {
+        NDArray w = codebook.stopGradient().take(manager, flatIndex(index));
+        return (scales == null ? w : w.mul(rowScale().stopGradient())).reshape(shape);
+    }
+
+    /**
+     * Applies one optimizer step from the accumulated gradients, then clears them.
+     *
+     * @param index the mapping the gradients were computed with
+     */
+    void update(NDArray index) {
+        NDArray rowsBefore = codebookRows();
+        codebook.subi(codebookAdam.step(codebook.getGradient()));
+        if (scaleAdam != null) {
+            scales.subi(scaleAdam.step(scales.getGradient()));
+        }
+        if (learnsMapping()) {
+            boolean proximal = config.mapping() == MappingUpdate.PROXIMAL;
+            NDArray gradient = latent.getGradient();
+            if (proximal && !config.phiOnStep()) {
+                gradient = ProximalStep.gradient(gradient, rowsBefore, index, config.edgePhi());
+            }
+            NDArray delta = latentAdam.step(gradient);
+            if (proximal) {
+                if (config.phiOnStep()) {
+                    delta = delta.mul(ProximalStep.phi(rowsBefore, index, delta.neg(), config.edgePhi()));
+                }
+                NDArray moved = ProximalStep.clampToNeighbours(rowsBefore, index, latent.sub(delta));
+                latent.subi(latent.sub(moved));
+            } else {
+                latent.subi(delta);
+            }
+        }
+        NDArray sorted = codebook.sort(1);
+        codebook.subi(codebook.sub(sorted));
+        for (NDArray a : new NDArray[] {codebook, scales, latent}) {
+            if (a != null) {
+                NDArray g = a.getGradient();
+                g.subi(g);
+            }
+        }
+    }
+
+    /**
+     * Copies the state with a given mapping into Java memory.
+     *
+     * @param index the mapping
+     * @return the snapshot
+     */
+    Snapshot snapshot(NDArray index) {
+        return new Snapshot(
+                codebook.toFloatArray(),
+                scales == null ? null : scales.toFloatArray(),
+                index.toType(DataType.INT32, false).toIntArray());
+    }
+
+    private NDArray flatIndex(NDArray index) {
+        return rowBook.expandDims(1).mul((long) codewords).add(index);
+    }
+
+    private NDArray codebookRows() {
+        return codebook.stopGradient().get(rowBook);
+    }
+
+    private NDArray rowScale() {
+        return scales.take(manager, rowGroup).expandDims(1);
+    }
+
+    private float meanSpacing() {
+        NDArray c = codebook.stopGradient();
+        return c.get(":, -1").sub(c.get(":, 0")).div((float) (codewords - 1)).mean().getFloat();
+    }
+
+    private static float rms(NDArray a) {
+        return (float) Math.sqrt(a.square().mean().getFloat());
+    }
+
+    /**
+     * Returns the index of the nearest codeword of each latent in its neuron's codebook.
+     *
+     * @param latent latents {@code [O, N]}
+     * @param rows the codebook of each neuron {@code [O, K]}
+     * @return INT64 {@code [O, N]}
+     */
+    static NDArray nearest(NDArray latent, NDArray rows) {
+        long o = latent.getShape().get(0);
+        long n = latent.getShape().get(1);
+        long k = rows.getShape().get(1);
+        long chunk = Math.max(1, CHUNK / Math.max(1, n * k));
+        NDList parts = new NDList();
+        for (long start = 0; start < o; start += chunk) {
+            String range = start + ":" + Math.min(o, start + chunk);
+            NDArray zs = latent.get(range).stopGradient().expandDims(2);
+            NDArray cs = rows.get(range).expandDims(1);
+            parts.add(zs.sub(cs).abs().argMin(2));
+        }
+        return parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts);
+    }
+
+    /** A layer's codebooks, scales and mapping in Java memory. */
+    static final class Snapshot {
+        private final float[] codebook;
+        private final float[] scales;
+        private final int[] index;
+
+        Snapshot(float[] codebook, float[] scales, int[] index) {
+            this.codebook = codebook;
+            this.scales = scales;
+            this.index = index;
+        }
+
+        /**
+         * Returns the compressed weight, each codebook sorted ascending with indices remapped.
+         *
+         * @param init the initialization (for the form and the grouping)
+         * @return the compressed weight
+         */
+        CompressedWeight toWeight(CompressedWeight init) {
+            int k = init.codewords();
+            int[] idx = index.clone();
+            float[] books = codebook.clone();
+            int[] groupOf = init.getGroupOf();
+            int cols = init.cols();
+            for (int b = 0; b < init.codebookCount(); b++) {
+                Integer[] order = new Integer[k];
+                for (int i = 0; i < k; i++) {
+                    order[i] = i;
+                }
+                final int base = b * k;
+                Arrays.sort(order, (x, y) -> Float.compare(codebook[base + x], codebook[base + y]));
+                int[] rank = new int[k];
+                for (int i = 0; i < k; i++) {
+                    books[base + i] = codebook[base + order[i]];
+                    rank[order[i]] = i;
+                }
+                for (int o = 0; o < groupOf.length; o++) {
+                    if (book(init, groupOf[o]) == b) {
+                        for (int n = 0; n < cols; n++) {
+                            idx[o * cols + n] = rank[idx[o * cols + n]];
+                        }
+                    }
+                }
+            }
+            return new CompressedWeight(
+                    init.getShape(), init.getBits(), init.getMode(), init.getGroups(), groupOf, books, scales, idx);
+        }
+
+        /**
+         * Returns the fraction of codewords that some weight maps to.
+         *
+         * @param init the initialization (for the form and the grouping)
+         * @return the usage in [0, 1]
+         */
+        double usage(CompressedWeight init) {
+            int k = init.codewords();
+            boolean[] used = new boolean[init.codebookCount() * k];
+            int[] groupOf = init.getGroupOf();
+            int cols = init.cols();
+            for (int o = 0; o < groupOf.length; o++) {
+                int b = book(init, groupOf[o]);
+                for (int n = 0; n < cols; n++) {
+                    used[b * k + index[o * cols + n]] = true;
+                }
+            }
+            int count = 0;
+            for (boolean u : used) {
+                count += u ? 1 : 0;
+            }
+            return (double) count / used.length;
+        }
+
+        private static int book(CompressedWeight init, int group) {
+            return init.getMode() == CodebookMode.MULTI ? group : 0;
+        }
+    }
+}
