@@ -44,6 +44,7 @@ public final class Jlcm {
 
     private final CodebookTransformer selection;
     private final LearningConfig config;
+    private final Predicate<String> units;
 
     private Jlcm(Builder b) {
         CodebookTransformer.Builder select =
@@ -56,6 +57,7 @@ public final class Jlcm {
             select.optLayerTypes(b.layerTypes);
         }
         selection = select.build();
+        units = b.units;
         config =
                 new LearningConfig(
                         b.bits,
@@ -130,7 +132,7 @@ public final class Jlcm {
      * @return the per-layer report
      */
     public JlcmReport compress(Block block, Iterable<NDList> calibration, NDManager manager) {
-        return new SequentialCompressor(selection, config).compress(block, calibration, manager);
+        return new SequentialCompressor(selection, config, units).compress(block, calibration, manager);
     }
 
     /** Builds a {@link Jlcm}. */
@@ -152,8 +154,24 @@ public final class Jlcm {
         private Set<Class<? extends Block>> layerTypes;
         private Predicate<String> pathFilter = p -> true;
         private long minWeights;
+        private Predicate<String> units = p -> false;
 
         Builder() {}
+
+        /**
+         * Learns the layers inside some blocks together, against the block's output (block-wise
+         * reconstruction) instead of each layer's own output. The outermost block on a layer's path
+         * that the predicate accepts is its unit; the root block's path is the empty string, so
+         * {@code p -> p.isEmpty()} learns all layers at once against the network's output. Default:
+         * no units, every layer learned alone.
+         *
+         * @param units accepts the paths of unit blocks
+         * @return this builder
+         */
+        public Builder optReconstructionUnits(Predicate<String> units) {
+            this.units = units;
+            return this;
+        }
 
         /**
          * Sets the index width (default 2).

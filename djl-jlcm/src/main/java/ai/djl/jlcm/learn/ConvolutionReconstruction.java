@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.convolutional.Convolution;
 
 import java.util.List;
@@ -38,7 +37,7 @@ final class ConvolutionReconstruction implements ReconstructionLoss {
         target = conv(x, weight);
         reference = target.square().sum().getFloat();
         x.close();
-        importance = importance(weight.getShape());
+        importance = Importance.convolution(compressedInputs, layer, weight.getShape());
     }
 
     private NDArray batch(List<NDArray> batches) {
@@ -51,28 +50,6 @@ final class ConvolutionReconstruction implements ReconstructionLoss {
         return x.getNDArrayInternal()
                 .convolution(x, w, bias, layer.getStride(), layer.getPadding(), layer.getDilation(), layer.getGroups())
                 .singletonOrThrow();
-    }
-
-    /** Mean squared input of each input channel, spread over the kernel positions of each filter. */
-    private float[] importance(Shape weightShape) {
-        long filters = weightShape.get(0);
-        long channelsPerGroup = weightShape.get(1);
-        long kernel = weightShape.size() / (filters * channelsPerGroup);
-        long channels = inputs.getShape().get(1);
-        float[] channel =
-                inputs.square().swapAxes(0, 1).reshape(channels, -1).mean(new int[] {1}).toFloatArray();
-        long filtersPerGroup = filters / layer.getGroups();
-        float[] out = new float[Math.toIntExact(weightShape.size())];
-        int p = 0;
-        for (long o = 0; o < filters; o++) {
-            long first = (o / filtersPerGroup) * channelsPerGroup;
-            for (long c = 0; c < channelsPerGroup; c++) {
-                for (long k = 0; k < kernel; k++) {
-                    out[p++] = channel[(int) (first + c)];
-                }
-            }
-        }
-        return out;
     }
 
     @Override

@@ -40,6 +40,35 @@ final class InputRecorder {
         throw new IllegalArgumentException("cannot record inputs of a " + layer.getClass().getName());
     }
 
+    /**
+     * Returns a block that runs {@code unit} and copies its whole input list into {@code sink}.
+     *
+     * @param unit any block
+     * @param sink where input copies go
+     * @param manager the manager that owns the copies
+     * @return the recording block
+     */
+    static Block wrapUnit(Block unit, List<NDList> sink, NDManager manager) {
+        return new RecordingUnit(unit, sink, manager);
+    }
+
+    /**
+     * Copies a list of arrays into a manager.
+     *
+     * @param list the arrays
+     * @param manager the manager of the copies
+     * @return the copies
+     */
+    static NDList copy(NDList list, NDManager manager) {
+        NDList out = new NDList(list.size());
+        for (NDArray a : list) {
+            NDArray c = a.duplicate();
+            c.attach(manager);
+            out.add(c);
+        }
+        return out;
+    }
+
     private static NDList record(
             Block layer,
             List<NDArray> sink,
@@ -52,6 +81,30 @@ final class InputRecorder {
         copy.attach(manager);
         sink.add(copy);
         return layer.forward(ps, inputs, training, params);
+    }
+
+    private static final class RecordingUnit extends ai.djl.nn.AbstractBlock {
+        private final Block unit;
+        private final List<NDList> sink;
+        private final NDManager manager;
+
+        RecordingUnit(Block unit, List<NDList> sink, NDManager manager) {
+            this.unit = unit;
+            this.sink = sink;
+            this.manager = manager;
+        }
+
+        @Override
+        protected NDList forwardInternal(
+                ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+            sink.add(copy(inputs, manager));
+            return unit.forward(ps, inputs, training, params);
+        }
+
+        @Override
+        public Shape[] getOutputShapes(Shape[] inputs) {
+            return unit.getOutputShapes(inputs);
+        }
     }
 
     private static final class RecordingLinear extends Linear {
@@ -120,7 +173,7 @@ final class InputRecorder {
     }
 
     /** The settings of an existing convolution, for {@link RecordingConvolution}'s constructor. */
-    private static final class SettingsOf extends Convolution.ConvolutionBuilder<SettingsOf> {
+    static final class SettingsOf extends Convolution.ConvolutionBuilder<SettingsOf> {
         SettingsOf(Convolution c) {
             setKernelShape(c.getKernelShape());
             optStride(c.getStride());

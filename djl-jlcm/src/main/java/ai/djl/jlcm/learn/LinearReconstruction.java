@@ -40,15 +40,9 @@ final class LinearReconstruction implements ReconstructionLoss {
         w.attach(manager);
         cross = xt.transpose().matMul(x).div((float) n).matMul(w.transpose());
         reference = x.matMul(w.transpose()).square().sum().getFloat() / n;
-        NDArray diag = xt.square().mean(new int[] {0});
-        float meanDiag = diag.mean().getFloat();
+        float meanDiag = xt.square().mean().getFloat();
         dampedGram = gram.add(manager.eye((int) cols).mul(dampening * meanDiag));
-        float[] d = diag.toFloatArray();
-        long rowsOut = weight.getShape().get(0);
-        importance = new float[Math.toIntExact(rowsOut * cols)];
-        for (int o = 0; o < rowsOut; o++) {
-            System.arraycopy(d, 0, importance, (int) (o * cols), (int) cols);
-        }
+        importance = Importance.linear(compressedInputs, weight.getShape());
         xt.close();
         x.close();
     }

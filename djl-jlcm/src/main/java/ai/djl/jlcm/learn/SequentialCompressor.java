@@ -9,11 +9,13 @@ import ai.djl.jlcm.transform.ReplacedLayer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.convolutional.Convolution;
 import ai.djl.nn.core.Linear;
+import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 
 import org.slf4j.Logger;
@@ -24,13 +26,15 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Predicate;
 
 /**
- * Compresses the selected layers of a block tree one at a time, in network order. For each layer it
- * records the layer's inputs on the calibration data twice, from the network whose earlier layers
- * are already compressed (X̃) and from the float network (X, with the earlier layers swapped back for
- * the pass), learns the layer's codebooks and mappings against the float output, and puts the
- * codebook block in place. Only one layer's activations are held at a time.
+ * Compresses the selected layers of a block tree in network order. Each layer (or each
+ * reconstruction unit: a block holding several selected layers, learned together) has its inputs
+ * recorded twice on the calibration data, from the network whose earlier layers are already
+ * compressed (X̃) and from the float network (X, with the earlier layers swapped back for the pass);
+ * it is learned against the float output on X, and codebook blocks are put in place. Only one
+ * layer's or unit's activations are held at a time.
  */
 public final class SequentialCompressor {
 
@@ -38,23 +42,28 @@ public final class SequentialCompressor {
 
     private final CodebookTransformer selection;
     private final LearningConfig config;
+    private final Predicate<String> units;
 
     /**
      * Creates a compressor.
      *
      * @param selection selects the layers (its quantizer is not used)
      * @param config the learning settings
+     * @param units accepts the paths of blocks to use as reconstruction units (the outermost accepted
+     *     block on a layer's path is its unit; the root's path is empty); layers in no unit are
+     *     learned one by one
      */
-    public SequentialCompressor(CodebookTransformer selection, LearningConfig config) {
+    public SequentialCompressor(CodebookTransformer selection, LearningConfig config, Predicate<String> units) {
         this.selection = selection;
         this.config = config;
+        this.units = units;
     }
 
     /**
      * Compresses the selected layers of an initialized block tree in place.
      *
      * @param root the root block
-     * @param calibration unlabeled input batches, iterated once per layer and pass
+     * @param calibration unlabeled input batches, iterated a few times per layer or unit
      * @param manager the manager for temporary arrays
      * @return the per-layer report
      */
@@ -64,64 +73,235 @@ public final class SequentialCompressor {
         if (paths.isEmpty()) {
             throw new IllegalArgumentException("The layer selection matches no layer of the model");
         }
+        Map<String, List<String>> work = workItems(paths);
         Map<Block, Block> compressedToFloat = new LinkedHashMap<>();
         List<LayerReport> reports = new ArrayList<>();
-        CodebookLearner learner = new CodebookLearner(config);
-        for (int i = 0; i < paths.size(); i++) {
-            long layerStart = System.nanoTime();
-            String path = paths.get(i);
-            Block layer = BlockTree.of(root).get(path);
+        int done = 0;
+        for (Map.Entry<String, List<String>> item : work.entrySet()) {
+            long itemStart = System.nanoTime();
+            List<LayerReport> r;
             try (NDManager capture = manager.newSubManager()) {
-                List<NDArray> compressedInputs = record(root, path, layer, calibration, capture);
-                List<NDArray> floatInputs = compressedInputs;
-                if (!compressedToFloat.isEmpty()) {
-                    swap(root, compressedToFloat, true);
-                    try {
-                        floatInputs = record(root, path, layer, calibration, capture);
-                    } finally {
-                        swap(root, compressedToFloat, false);
-                    }
+                if (item.getKey().startsWith("layer:")) {
+                    r = List.of(compressLayer(root, item.getValue().get(0), calibration, capture, compressedToFloat));
+                } else {
+                    r = compressUnit(root, item.getKey().substring(5), item.getValue(), calibration, capture, compressedToFloat);
                 }
-                NDArray weight = layer.getDirectParameters().get("weight").getArray();
-                LayerResult result;
-                try (ReconstructionLoss loss = loss(layer, weight, compressedInputs, floatInputs, capture)) {
-                    result = learner.learn(capture, weight.toFloatArray(), weight.getShape(), loss);
-                }
-                ReplacedLayer replaced = put(root, path, result.weight());
-                compressedToFloat.put(BlockTree.of(root).get(path), layer);
-                double seconds = (System.nanoTime() - layerStart) / 1e9;
-                reports.add(
-                        new LayerReport(
-                                path,
-                                replaced.type(),
-                                replaced.shape(),
-                                replaced.bits(),
-                                replaced.groups(),
-                                replaced.mode(),
-                                replaced.storedBits(),
-                                result.initError(),
-                                result.learnedError(),
-                                result.codewordUsage(),
-                                result.bestStep(),
-                                seconds));
+            }
+            double seconds = (System.nanoTime() - itemStart) / 1e9;
+            for (LayerReport l : r) {
+                reports.add(withSeconds(l, seconds / r.size()));
+                done++;
                 double elapsed = (System.nanoTime() - start) / 1e9;
                 logger.info(
                         String.format(
                                 Locale.ROOT,
-                                "[%d/%d] %s %s: error %.5f (k-means) -> %.5f (learned, step %d), %.0f%% codewords used, %.1f s, ETA %.0f s",
-                                i + 1,
+                                "[%d/%d] %s %s: error %.5f (k-means) -> %.5f (learned, step %d), %.0f%% codewords used, ETA %.0f s",
+                                done,
                                 paths.size(),
-                                path,
-                                replaced.shape(),
-                                result.initError(),
-                                result.learnedError(),
-                                result.bestStep(),
-                                100 * result.codewordUsage(),
-                                seconds,
-                                elapsed / (i + 1) * (paths.size() - i - 1)));
+                                l.path(),
+                                l.shape(),
+                                l.initError(),
+                                l.learnedError(),
+                                l.bestStep(),
+                                100 * l.codewordUsage(),
+                                elapsed / done * (paths.size() - done)));
             }
         }
         return new JlcmReport(reports, (System.nanoTime() - start) / 1e9);
+    }
+
+    /** Keys "layer:PATH" for single layers and "unit:PATH" for units, in network order. */
+    private Map<String, List<String>> workItems(List<String> paths) {
+        Map<String, List<String>> work = new LinkedHashMap<>();
+        for (String path : paths) {
+            String unit = unitOf(path);
+            String key = unit == null ? "layer:" + path : "unit:" + unit;
+            work.computeIfAbsent(key, k -> new ArrayList<>()).add(path);
+        }
+        return work;
+    }
+
+    private String unitOf(String path) {
+        if (units.test("")) {
+            return "";
+        }
+        int slash = path.indexOf('/');
+        while (slash >= 0) {
+            String ancestor = path.substring(0, slash);
+            if (units.test(ancestor)) {
+                return ancestor;
+            }
+            slash = path.indexOf('/', slash + 1);
+        }
+        return null;
+    }
+
+    private LayerReport compressLayer(
+            Block root, String path, Iterable<NDList> calibration, NDManager capture, Map<Block, Block> compressedToFloat) {
+        Block layer = BlockTree.of(root).get(path);
+        List<NDArray> compressedInputs = record(root, path, layer, root, calibration, capture);
+        List<NDArray> floatInputs = compressedInputs;
+        if (!compressedToFloat.isEmpty()) {
+            swap(root, compressedToFloat, true);
+            try {
+                floatInputs = record(root, path, layer, root, calibration, capture);
+            } finally {
+                swap(root, compressedToFloat, false);
+            }
+        }
+        NDArray weight = layer.getDirectParameters().get("weight").getArray();
+        LayerResult result;
+        try (ReconstructionLoss loss = loss(layer, weight, compressedInputs, floatInputs, capture)) {
+            result = new CodebookLearner(config).learn(capture, weight.toFloatArray(), weight.getShape(), loss);
+        }
+        ReplacedLayer replaced = put(root, path, result.weight());
+        compressedToFloat.put(BlockTree.of(root).get(path), layer);
+        return report(replaced, result.initError(), result.learnedError(), result.codewordUsage(), result.bestStep());
+    }
+
+    private List<LayerReport> compressUnit(
+            Block root,
+            String unitPath,
+            List<String> paths,
+            Iterable<NDList> calibration,
+            NDManager capture,
+            Map<Block, Block> compressedToFloat) {
+        Block unit = BlockTree.of(root).get(unitPath);
+        List<NDList> compressedInputs = recordUnit(root, unitPath, unit, calibration, capture);
+        List<NDList> floatInputs = compressedInputs;
+        if (!compressedToFloat.isEmpty()) {
+            swap(root, compressedToFloat, true);
+            try {
+                floatInputs = recordUnit(root, unitPath, unit, calibration, capture);
+            } finally {
+                swap(root, compressedToFloat, false);
+            }
+        }
+        ParameterStore ps = new ParameterStore(capture, false);
+        List<NDArray> targets = new ArrayList<>();
+        float reference = 0;
+        for (NDList x : floatInputs) {
+            NDArray y = unit.forward(ps, x, false).get(0);
+            targets.add(y);
+            reference += y.square().sum().getFloat();
+        }
+        CodebookLearner learner = new CodebookLearner(config);
+        List<Block> layers = new ArrayList<>();
+        List<LayerState> states = new ArrayList<>();
+        List<TrainingLayer> controls = new ArrayList<>();
+        for (String path : paths) {
+            Block layer = BlockTree.of(root).get(path);
+            NDArray weight = layer.getDirectParameters().get("weight").getArray();
+            List<NDArray> inputs = record(root, path, layer, unit, compressedInputs, capture);
+            float[] importance =
+                    layer instanceof Linear
+                            ? Importance.linear(inputs, weight.getShape())
+                            : Importance.convolution(inputs, (Convolution) layer, weight.getShape());
+            float[] w = weight.toFloatArray();
+            LayerState state = new LayerState(capture, learner.initialize(w, weight.getShape(), importance), w, config);
+            layers.add(layer);
+            states.add(state);
+        }
+        for (int i = 0; i < layers.size(); i++) {
+            TrainingLayer.Bound bound = TrainingLayer.bind(layers.get(i), states.get(i));
+            BlockTree tree = BlockTree.of(root);
+            tree.checkReplaceable(layers.get(i), bound.block(), paths.get(i));
+            tree.replace(layers.get(i), bound.block());
+            controls.add(bound.control());
+        }
+        List<LayerState.Snapshot> best = new ArrayList<>();
+        double initError;
+        double bestError;
+        int bestStep = 0;
+        try {
+            List<NDArray> initIndex = new ArrayList<>();
+            for (LayerState s : states) {
+                initIndex.add(s.initialMapping());
+                best.add(s.snapshot(s.initialMapping()));
+            }
+            initError = unitError(unit, controls, initIndex, compressedInputs, targets, reference, ps);
+            bestError = initError;
+            for (int step = 1; step <= config.steps(); step++) {
+                try (NDScope scope = new NDScope()) {
+                    scope.suppressNotUsedWarning();
+                    List<NDArray> index = new ArrayList<>();
+                    for (int i = 0; i < states.size(); i++) {
+                        index.add(states.get(i).mapping());
+                        controls.get(i).use(index.get(i), false);
+                    }
+                    try (GradientCollector gc = capture.getEngine().newGradientCollector()) {
+                        NDArray total = null;
+                        for (int b = 0; b < compressedInputs.size(); b++) {
+                            NDArray e = unit.forward(ps, compressedInputs.get(b), false).get(0).sub(targets.get(b)).square().sum();
+                            total = total == null ? e : total.add(e);
+                        }
+                        gc.backward(total.div(reference));
+                    }
+                    for (int i = 0; i < states.size(); i++) {
+                        states.get(i).update(index.get(i));
+                    }
+                    if (step % CodebookLearner.EVAL_EVERY == 0 || step == config.steps()) {
+                        List<NDArray> hard = new ArrayList<>();
+                        for (LayerState s : states) {
+                            hard.add(s.mapping());
+                        }
+                        double error = unitError(unit, controls, hard, compressedInputs, targets, reference, ps);
+                        if (error < bestError) {
+                            for (int i = 0; i < states.size(); i++) {
+                                best.set(i, states.get(i).snapshot(hard.get(i)));
+                            }
+                            bestError = error;
+                            bestStep = step;
+                        }
+                    }
+                }
+            }
+        } finally {
+            for (int i = 0; i < layers.size(); i++) {
+                BlockTree tree = BlockTree.of(root);
+                tree.replace(tree.get(paths.get(i)), layers.get(i));
+            }
+        }
+        List<LayerReport> reports = new ArrayList<>();
+        for (int i = 0; i < paths.size(); i++) {
+            CompressedWeight init = states.get(i).init;
+            ReplacedLayer replaced = put(root, paths.get(i), best.get(i).toWeight(init));
+            compressedToFloat.put(BlockTree.of(root).get(paths.get(i)), layers.get(i));
+            reports.add(report(replaced, initError, bestError, best.get(i).usage(init), bestStep));
+        }
+        return reports;
+    }
+
+    private static double unitError(
+            Block unit,
+            List<TrainingLayer> controls,
+            List<NDArray> index,
+            List<NDList> inputs,
+            List<NDArray> targets,
+            float reference,
+            ParameterStore ps) {
+        for (int i = 0; i < controls.size(); i++) {
+            controls.get(i).use(index.get(i), true);
+        }
+        double sum = 0;
+        for (int b = 0; b < inputs.size(); b++) {
+            try (NDArray e = unit.forward(ps, inputs.get(b), false).get(0).sub(targets.get(b)).square().sum()) {
+                sum += e.getFloat();
+            }
+        }
+        return sum / reference;
+    }
+
+    private static LayerReport report(ReplacedLayer r, double initError, double learnedError, double usage, int step) {
+        return new LayerReport(
+                r.path(), r.type(), r.shape(), r.bits(), r.groups(), r.mode(), r.storedBits(),
+                initError, learnedError, usage, step, 0);
+    }
+
+    private static LayerReport withSeconds(LayerReport l, double seconds) {
+        return new LayerReport(
+                l.path(), l.type(), l.shape(), l.bits(), l.groups(), l.mode(), l.storedBits(),
+                l.initError(), l.learnedError(), l.codewordUsage(), l.bestStep(), seconds);
     }
 
     private ReconstructionLoss loss(
@@ -134,26 +314,19 @@ public final class SequentialCompressor {
                 m, (Convolution) layer, weight, bias == null ? null : bias.getArray(), compressedInputs, floatInputs);
     }
 
-    /** Runs the calibration data through the tree with a recorder in place of the layer. */
+    /**
+     * Runs {@code runner} on the inputs with a recorder in place of the layer, and returns the
+     * layer's recorded inputs.
+     */
     static List<NDArray> record(
-            Block root, String path, Block layer, Iterable<NDList> calibration, NDManager capture) {
+            Block root, String path, Block layer, Block runner, Iterable<NDList> inputs, NDManager capture) {
         List<NDArray> sink = new ArrayList<>();
         Block recorder = InputRecorder.wrap(layer, sink, capture);
         BlockTree tree = BlockTree.of(root);
         tree.checkReplaceable(layer, recorder, path);
         tree.replace(layer, recorder);
         try {
-            for (NDList batch : calibration) {
-                try (NDManager step = capture.newSubManager()) {
-                    NDList input = new NDList();
-                    for (NDArray a : batch) {
-                        NDArray copy = a.duplicate();
-                        copy.attach(step);
-                        input.add(copy);
-                    }
-                    root.forward(new ParameterStore(step, false), input, false);
-                }
-            }
+            run(runner, inputs, capture);
         } finally {
             BlockTree.of(root).replace(recorder, layer);
         }
@@ -162,6 +335,40 @@ public final class SequentialCompressor {
                     "Layer '" + path + "' saw no calibration input: is the calibration data empty?");
         }
         return sink;
+    }
+
+    /** Returns the inputs a unit receives when the calibration data runs through the tree. */
+    private static List<NDList> recordUnit(
+            Block root, String path, Block unit, Iterable<NDList> calibration, NDManager capture) {
+        List<NDList> sink = new ArrayList<>();
+        if (path.isEmpty()) {
+            for (NDList batch : calibration) {
+                sink.add(InputRecorder.copy(batch, capture));
+            }
+        } else {
+            Block recorder = InputRecorder.wrapUnit(unit, sink, capture);
+            BlockTree tree = BlockTree.of(root);
+            tree.checkReplaceable(unit, recorder, path);
+            tree.replace(unit, recorder);
+            try {
+                run(root, calibration, capture);
+            } finally {
+                BlockTree.of(root).replace(recorder, unit);
+            }
+        }
+        if (sink.isEmpty()) {
+            throw new IllegalArgumentException(
+                    "Unit '" + path + "' saw no calibration input: is the calibration data empty?");
+        }
+        return sink;
+    }
+
+    private static void run(Block runner, Iterable<NDList> inputs, NDManager capture) {
+        for (NDList batch : inputs) {
+            try (NDManager step = capture.newSubManager()) {
+                runner.forward(new ParameterStore(step, false), InputRecorder.copy(batch, step), false);
+            }
+        }
     }
 
     /** Swaps the compressed layers for their float originals, or back. */
@@ -177,7 +384,7 @@ public final class SequentialCompressor {
     }
 
     /** Puts a codebook block holding {@code weight} at {@code path}. */
-    private ReplacedLayer put(Block root, String path, CompressedWeight weight) {
+    private static ReplacedLayer put(Block root, String path, CompressedWeight weight) {
         WeightQuantizer fixed =
                 new WeightQuantizer() {
                     @Override

@@ -55,7 +55,7 @@ public class SequentialCompressorTest {
             net.initialize(m, DataType.FLOAT32, new Shape(1, 1, 12, 12));
             List<NDList> data = calibration(m);
             List<NDArray> captured =
-                    SequentialCompressor.record(net, "04Linear", net.getChildren().valueAt(3), data, m);
+                    SequentialCompressor.record(net, "04Linear", net.getChildren().valueAt(3), net, data, m);
             Assert.assertEquals(captured.size(), data.size());
             ParameterStore ps = new ParameterStore(m, false);
             for (int i = 0; i < data.size(); i++) {
@@ -100,6 +100,32 @@ public class SequentialCompressorTest {
                 float[] after = loaded.newPredictor().predict(new NDList(x)).singletonOrThrow().toFloatArray();
                 Assert.assertEquals(after, before, 0f);
             }
+        }
+    }
+
+    @Test
+    public void aReconstructionUnitLearnsItsLayersTogether() {
+        try (Model model = Model.newInstance("unit", "PyTorch")) {
+            SequentialBlock net = net();
+            model.setBlock(net);
+            net.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 1, 12, 12));
+            JlcmReport report =
+                    Jlcm.builder()
+                            .optBits(2)
+                            .optSteps(40)
+                            .optReconstructionUnits(String::isEmpty)
+                            .build()
+                            .compress(model, calibration(model.getNDManager()));
+            Assert.assertEquals(report.layers().size(), 3);
+            LayerReport first = report.layers().get(0);
+            for (LayerReport l : report.layers()) {
+                // one unit: the network's output error, shared by its layers
+                Assert.assertEquals(l.initError(), first.initError());
+                Assert.assertEquals(l.learnedError(), first.learnedError());
+            }
+            Assert.assertTrue(first.learnedError() < 0.9 * first.initError(), first.toString());
+            Assert.assertTrue(net.getChildren().valueAt(0) instanceof CodebookConvolution);
+            Assert.assertTrue(net.getChildren().valueAt(5) instanceof CodebookLinear);
         }
     }
 

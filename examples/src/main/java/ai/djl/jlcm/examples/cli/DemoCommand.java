@@ -81,6 +81,9 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--phi-on-gradient", description = "jlcm proximal: weight the latent gradient by phi before Adam instead of the step after it")
     boolean phiOnGradient;
 
+    @Option(names = "--end-to-end", description = "jlcm: learn all layers together against the network's output instead of layer by layer")
+    boolean endToEnd;
+
     @Option(names = "--calibration-samples", description = "jlcm calibration images from the training set (default: ${DEFAULT-VALUE})")
     int calibrationSamples = 512;
 
@@ -208,6 +211,7 @@ final class DemoCommand implements Callable<Integer> {
                             .optLearningRates(1e-3f, 1e-3f, latentRate)
                             .optEdgePhi(edgePhi)
                             .optPhiOnStep(!phiOnGradient)
+                            .optReconstructionUnits(endToEnd ? String::isEmpty : p -> false)
                             .build()
                             .compress(model, calibration);
             return report.layers().size();
