@@ -1,0 +1,363 @@
+package ai.djl.jlcm.loading;
+
+import ai.djl.MalformedModelException;
+import ai.djl.Model;
+import ai.djl.jlcm.Jlcm;
+import ai.djl.jlcm.codebook.KMeansQuantizer;
+import ai.djl.jlcm.codebook.RtnQuantizer;
+import ai.djl.jlcm.codebook.WeightQuantizer;
+import ai.djl.jlcm.export.ArchitectureCodec;
+import ai.djl.jlcm.loading.CompressingBlockFactory.FloatSource;
+import ai.djl.jlcm.loading.CompressingBlockFactory.Method;
+import ai.djl.jlcm.nn.CodebookBlock;
+import ai.djl.jlcm.transform.BlockTree;
+import ai.djl.jlcm.transform.CodebookTransformer;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.Pair;
+import ai.djl.util.PairList;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The block DJL holds between {@link CompressingBlockFactory#newBlock} and the end of parameter
+ * loading. Its {@link #loadParameters} reads the float parameters into the float tree, compresses
+ * it (or reads the cached compressed model) and makes the compressed tree the model's block, so
+ * this stand-in never stays in a loaded model.
+ */
+final class CompressOnLoadBlock extends AbstractBlock {
+
+    private static final Logger logger = LoggerFactory.getLogger(CompressOnLoadBlock.class);
+
+    private final Model model;
+    private final Block dense;
+    private final FloatSource source;
+    private final LoadConfig config;
+    private final Iterable<NDList> calibration;
+    private final Path calibrationFile;
+
+    CompressOnLoadBlock(
+            Model model,
+            Block dense,
+            FloatSource source,
+            LoadConfig config,
+            Iterable<NDList> calibration,
+            Path calibrationFile) {
+        this.model = model;
+        this.dense = dense;
+        this.source = source;
+        this.config = config;
+        this.calibration = calibration;
+        this.calibrationFile = calibrationFile;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void loadParameters(NDManager manager, DataInputStream is)
+            throws IOException, MalformedModelException {
+        try {
+            load(manager, is);
+        } catch (IOException | MalformedModelException | RuntimeException | Error e) {
+            // DJL drops a model that fails to load without closing it: free the float parameters now
+            model.close();
+            throw e;
+        }
+    }
+
+    @SuppressWarnings("try")
+    private void load(NDManager manager, DataInputStream is) throws IOException, MalformedModelException {
+        long start = System.nanoTime();
+        MessageDigest md = Hashes.sha256();
+        DataInputStream hashed = new DataInputStream(new DigestInputStream(is, md));
+        dense.loadParameters(manager, hashed);
+        byte[] rest = new byte[8192];
+        while (hashed.read(rest) >= 0) {
+            // hash anything DJL's reader would leave unread
+        }
+        String sourceSha = Hashes.hex(md.digest());
+        checkSelection();
+        Block result;
+        String how;
+        if (!config.cacheEnabled) {
+            compress(dense, manager);
+            result = dense;
+            how = "compressed (cache off)";
+        } else {
+            CompressedModelCache cache = new CompressedModelCache(config.cacheDir, config.cacheDirSource);
+            Map<String, String> record = keyRecord(sourceSha);
+            String key = keyText(record);
+            Path entry = cache.entryFor(model.getName(), key);
+            try (CompressedModelCache.Lock lock = cache.lock(entry)) {
+                Block cached = cache.read(entry, key, source::newBlock, manager, config.cacheDecoded);
+                if (cached != null) {
+                    closeParameters(dense);
+                    result = cached;
+                    how = "read from the cache entry " + entry;
+                } else {
+                    compress(dense, manager);
+                    cache.write(entry, key, dense, model, manager, architectureFactory(), record);
+                    result = dense;
+                    how = "compressed and cached in " + entry;
+                }
+            }
+        }
+        model.setBlock(result);
+        logger.info(
+                "Model '{}': {} in {} ms ({})",
+                model.getName(),
+                how,
+                (System.nanoTime() - start) / 1_000_000,
+                config.canonical().trim().replace('\n', ' '));
+    }
+
+    /** Fails with the selection keys named when the configuration selects no layer. */
+    private void checkSelection() {
+        List<String> selected = selection().selectedPaths(dense);
+        if (!selected.isEmpty()) {
+            return;
+        }
+        List<String> candidates = new ArrayList<>();
+        for (Map.Entry<String, Block> e : BlockTree.of(dense).blocks().entrySet()) {
+            Block b = e.getValue();
+            if (b instanceof CodebookBlock) {
+                continue;
+            }
+            for (Class<? extends Block> type : CodebookTransformer.SUPPORTED_TYPES) {
+                if (type.isInstance(b) && b.getDirectParameters().contains("weight")) {
+                    Parameter w = b.getDirectParameters().get("weight");
+                    long n = w.isInitialized() ? w.getArray().size() : -1;
+                    candidates.add(e.getKey() + " (" + b.getClass().getSimpleName() + ", " + n + " weights)");
+                    break;
+                }
+            }
+        }
+        throw new IllegalArgumentException(
+                "The JLCM configuration selects no layer of model '"
+                        + model.getName()
+                        + "': "
+                        + config.selectionKeys()
+                        + ". Compressible layers: "
+                        + (candidates.isEmpty() ? "none" : String.join(", ", candidates)));
+    }
+
+    private CodebookTransformer selection() {
+        CodebookTransformer.Builder b =
+                CodebookTransformer.builder()
+                        .setQuantizer(quantizer())
+                        .optBits(config.bits)
+                        .optLayerTypes(config.layerTypes())
+                        .optPathFilter(config.pathFilter())
+                        .optMinWeights(config.minWeights)
+                        .optCacheDecodedWeight(config.cacheDecoded);
+        return b.build();
+    }
+
+    private WeightQuantizer quantizer() {
+        if (config.method == Method.RTN) {
+            return new RtnQuantizer();
+        }
+        return KMeansQuantizer.builder().optGroups(config.groups).optMode(config.mode).build();
+    }
+
+    /** Compresses the loaded float tree in place and frees the replaced float weights. */
+    private void compress(Block tree, NDManager manager) throws IOException {
+        Set<Block> before = Collections.newSetFromMap(new IdentityHashMap<>());
+        before.addAll(BlockTree.of(tree).blocks().values());
+        if (config.method == Method.JLCM) {
+            Jlcm jlcm =
+                    Jlcm.builder()
+                            .optBits(config.bits)
+                            .optGroups(config.groups)
+                            .optMode(config.mode)
+                            .optSteps(config.steps)
+                            .optSeed(config.seed)
+                            .optLayerTypes(config.layerTypes())
+                            .optPathFilter(config.pathFilter())
+                            .optMinWeights(config.minWeights)
+                            .build();
+            try (NDManager m = manager.newSubManager()) {
+                Iterable<NDList> batches = calibration != null ? calibration : readCalibration(m);
+                jlcm.compress(tree, batches, m);
+            }
+        } else {
+            selection().transform(tree);
+        }
+        Set<Block> after = Collections.newSetFromMap(new IdentityHashMap<>());
+        after.addAll(BlockTree.of(tree).blocks().values());
+        for (Block b : before) {
+            if (!after.contains(b) && b.getDirectParameters().contains("weight")) {
+                // the codebook block took over the bias; only the dense weight is now unused
+                b.getDirectParameters().get("weight").close();
+            }
+        }
+    }
+
+    private List<NDList> readCalibration(NDManager manager) throws IOException {
+        NDList all = NDList.decode(manager, Files.readAllBytes(calibrationFile));
+        if (all.isEmpty()) {
+            throw new IllegalArgumentException(
+                    LoadConfig.CALIBRATION + "=" + config.calibrationFile + ": " + calibrationFile + " holds no array");
+        }
+        long samples = all.get(0).getShape().get(0);
+        List<NDList> batches = new ArrayList<>();
+        for (long from = 0; from < samples; from += config.calibrationBatch) {
+            long to = Math.min(samples, from + config.calibrationBatch);
+            NDList batch = new NDList();
+            for (NDArray a : all) {
+                if (a.getShape().get(0) != samples) {
+                    throw new IllegalArgumentException(
+                            LoadConfig.CALIBRATION
+                                    + "="
+                                    + config.calibrationFile
+                                    + ": the arrays of "
+                                    + calibrationFile
+                                    + " differ in their first (sample) dimension");
+                }
+                batch.add(a.get(new NDIndex(from + ":" + to)));
+            }
+            batches.add(batch);
+        }
+        return batches;
+    }
+
+    /** The full cache key: everything that decides the compressed parameters. */
+    private static String keyText(Map<String, String> record) {
+        StringBuilder sb = new StringBuilder();
+        record.forEach((k, v) -> sb.append(k).append('=').append(v).append('\n'));
+        return sb.toString();
+    }
+
+    private Map<String, String> keyRecord(String sourceSha) throws IOException {
+        Map<String, String> record = new LinkedHashMap<>();
+        record.put("format", CompressedModelCache.FORMAT);
+        Package p = CompressingBlockFactory.class.getPackage();
+        String version = p == null ? null : p.getImplementationVersion();
+        record.put("library", version == null ? "unversioned" : version);
+        record.put("source", sourceSha);
+        record.put("architecture", Hashes.sha256(architecture(dense)));
+        for (String line : config.canonical().split("\n")) {
+            int eq = line.indexOf('=');
+            record.put("config." + line.substring(0, eq), line.substring(eq + 1));
+        }
+        if (config.method == Method.JLCM) {
+            record.put("calibration", calibrationFile != null ? Hashes.sha256(calibrationFile) : hash(calibration));
+        }
+        return record;
+    }
+
+    /** The architecture as the manifest describes it, or its block classes by path. */
+    private static String architecture(Block root) {
+        try {
+            return ArchitectureCodec.encode(root).toString();
+        } catch (IllegalArgumentException e) {
+            StringBuilder sb = new StringBuilder();
+            for (Map.Entry<String, Block> b : BlockTree.of(root).blocks().entrySet()) {
+                sb.append(b.getKey()).append(' ').append(b.getValue().getClass().getName()).append('\n');
+                for (Pair<String, Parameter> p : b.getValue().getDirectParameters()) {
+                    Shape s = p.getValue().isInitialized() ? p.getValue().getArray().getShape() : null;
+                    sb.append("  ").append(p.getKey()).append(' ').append(s).append('\n');
+                }
+            }
+            return sb.toString();
+        }
+    }
+
+    private String architectureFactory() {
+        try {
+            ArchitectureCodec.encode(dense);
+            return null;
+        } catch (IllegalArgumentException e) {
+            return source.factoryClass != null
+                    ? source.factoryClass
+                    : "unavailable: the architecture came from CompressingBlockFactory.Builder.optFloatBlock";
+        }
+    }
+
+    private static String hash(Iterable<NDList> batches) {
+        MessageDigest md = Hashes.sha256();
+        for (NDList batch : batches) {
+            md.update((byte) 'B');
+            for (NDArray a : batch) {
+                md.update(a.getDataType().name().getBytes(StandardCharsets.US_ASCII));
+                md.update(ByteBuffer.wrap(a.getShape().getEncoded()));
+                md.update(a.toByteArray());
+            }
+        }
+        return Hashes.hex(md.digest());
+    }
+
+    private static void closeParameters(Block tree) {
+        for (Pair<String, Parameter> p : tree.getParameters()) {
+            p.getValue().close();
+        }
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    protected NDList forwardInternal(
+            ParameterStore parameterStore,
+            NDList inputs,
+            boolean training,
+            PairList<String, Object> params) {
+        throw notLoaded();
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        throw notLoaded();
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void saveParameters(DataOutputStream os) {
+        throw notLoaded();
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void initialize(NDManager manager, DataType dataType, Shape... inputShapes) {
+        throw notLoaded();
+    }
+
+    private IllegalStateException notLoaded() {
+        return new IllegalStateException(
+                "Model '"
+                        + model.getName()
+                        + "' was not compressed: JLCM compresses while DJL reads the float parameters, and"
+                        + " none were read (option.hasParameter=false, or no parameter file?)");
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public String toString() {
+        return "CompressOnLoadBlock(" + source.description + ", " + config.canonical().trim().replace('\n', ' ').toLowerCase(Locale.ROOT) + ")";
+    }
+}

@@ -1,0 +1,156 @@
+package ai.djl.jlcm.loading;
+
+import ai.djl.jlcm.loading.CompressingBlockFactory.Method;
+import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.nn.convolutional.Conv2d;
+import ai.djl.nn.core.Linear;
+
+import org.testng.Assert;
+import org.testng.annotations.Test;
+
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+
+public class LoadConfigTest {
+
+    private static LoadConfig parse(Map<String, String> values) {
+        return LoadConfig.parse(values, false, key -> "in test.properties", Paths.get("model-dir"));
+    }
+
+    private static String error(Map<String, String> values, boolean calibration) {
+        IllegalArgumentException e =
+                Assert.expectThrows(
+                        IllegalArgumentException.class,
+                        () -> LoadConfig.parse(values, calibration, key -> "in test.properties", Paths.get("m")));
+        return e.getMessage();
+    }
+
+    @Test
+    public void defaultsAreDataFreeKMeansAtFourBits() {
+        LoadConfig c = parse(Map.of("jlcm.cacheDir", "/tmp/x", "engine", "PyTorch"));
+        Assert.assertEquals(c.method, Method.KMEANS);
+        Assert.assertEquals(c.bits, 4);
+        Assert.assertEquals(c.groups, 4);
+        Assert.assertEquals(c.mode, CodebookMode.MULTI);
+        Assert.assertEquals(c.layerNames, Set.of("linear", "conv1d", "conv2d", "conv3d"));
+        Assert.assertTrue(c.cacheEnabled);
+        Assert.assertFalse(c.cacheDecoded);
+        Assert.assertTrue(c.pathFilter().test("05Linear"));
+    }
+
+    @Test
+    public void calibrationSelectsJlcm() {
+        LoadConfig c = LoadConfig.parse(Map.of("jlcm.steps", "3"), true, k -> "x", null);
+        Assert.assertEquals(c.method, Method.JLCM);
+        Assert.assertEquals(c.steps, 3);
+        Assert.assertTrue(c.canonical().contains("steps=3"));
+    }
+
+    @Test
+    public void settingsAreParsed() {
+        Map<String, String> v = new HashMap<>();
+        v.put("jlcm.bits", " 2 ");
+        v.put("jlcm.groups", "8");
+        v.put("jlcm.mode", "SCALED");
+        v.put("jlcm.layers", "linear, conv2d");
+        v.put("jlcm.exclude", "07Linear$");
+        v.put("jlcm.minWeights", "100");
+        v.put("jlcm.cacheDir", "cache");
+        v.put("jlcm.cacheDecodedWeight", "TRUE");
+        LoadConfig c = parse(v);
+        Assert.assertEquals(c.bits, 2);
+        Assert.assertEquals(c.groups, 8);
+        Assert.assertEquals(c.mode, CodebookMode.SCALED);
+        Assert.assertEquals(c.layerTypes(), Set.of(Linear.class, Conv2d.class));
+        Assert.assertFalse(c.pathFilter().test("01SequentialBlock/07Linear"));
+        Assert.assertTrue(c.pathFilter().test("05Linear"));
+        Assert.assertEquals(c.minWeights, 100);
+        Assert.assertEquals(c.cacheDir, Paths.get("model-dir", "cache"), "relative to the model directory");
+        Assert.assertTrue(c.cacheDecoded);
+    }
+
+    @Test
+    public void unknownKeysAreNamedWithASuggestion() {
+        String m = error(Map.of("jlcm.bitz", "2"), false);
+        Assert.assertTrue(m.contains("Unknown key jlcm.bitz"), m);
+        Assert.assertTrue(m.contains("in test.properties"), m);
+        Assert.assertTrue(m.contains("did you mean jlcm.bits?"), m);
+        m = error(Map.of("jlcm.cache", "/somewhere"), false);
+        Assert.assertTrue(m.contains("Unknown key jlcm.cache "), m);
+    }
+
+    @Test
+    public void malformedValuesAreNamed() {
+        String[][] cases = {
+            {"jlcm.bits", "two", "not an integer"},
+            {"jlcm.bits", "9", "from 1 to 8"},
+            {"jlcm.bits", "0", "from 1 to 8"},
+            {"jlcm.groups", "0", ">= 1"},
+            {"jlcm.mode", "grouped", "one of scaled, multi"},
+            {"jlcm.method", "gptq", "one of kmeans, rtn, jlcm"},
+            {"jlcm.layers", "linear,dense", "'dense' is not a layer type"},
+            {"jlcm.include", "(", "not a regular expression"},
+            {"jlcm.minWeights", "-1", ">= 0"},
+            {"jlcm.cacheEnabled", "yes", "true or false"},
+            {"jlcm.cacheDecodedWeight", "1", "true or false"},
+            {"jlcm.blockFactory", " ", "empty"},
+        };
+        for (String[] c : cases) {
+            String m = error(Map.of(c[0], c[1]), false);
+            Assert.assertTrue(m.startsWith("Invalid " + c[0] + "=" + c[1] + " (in test.properties)"), m);
+            Assert.assertTrue(m.contains(c[2]), m);
+        }
+    }
+
+    @Test
+    public void keysThatDoNotApplyToTheMethodAreErrors() {
+        Assert.assertTrue(error(Map.of("jlcm.method", "rtn", "jlcm.groups", "4"), false).contains("jlcm.groups"));
+        Assert.assertTrue(error(Map.of("jlcm.steps", "10"), false).contains("only jlcm learns"));
+        Assert.assertTrue(error(Map.of("jlcm.method", "jlcm"), false).contains("calibration"));
+        Assert.assertTrue(error(Map.of("jlcm.method", "kmeans"), true).contains("only used by jlcm"));
+        Assert.assertTrue(error(Map.of("jlcm.calibrationBatch", "4"), false).contains("jlcm.calibration"));
+        Assert.assertTrue(error(Map.of("jlcm.calibration", "c.ndlist"), true).contains("one way"));
+    }
+
+    @Test
+    public void builderChecksValuesEarlyAndKeysBetweenThemAtLoad() {
+        IllegalArgumentException e =
+                Assert.expectThrows(
+                        IllegalArgumentException.class,
+                        () -> CompressingBlockFactory.builder().optBits(9).build());
+        Assert.assertTrue(e.getMessage().contains("jlcm.bits=9 (set on CompressingBlockFactory.Builder)"), e.getMessage());
+        // steps alone is fine in Java: the calibration may come from the model directory
+        CompressingBlockFactory.builder().optSteps(5).build();
+    }
+
+    @Test
+    public void defaultCacheDirFollowsTheProjectCache() {
+        String old = System.getProperty("jlcm.cache");
+        try {
+            System.setProperty("jlcm.cache", "some-cache");
+            Assert.assertEquals(LoadConfig.defaultCacheDir(), Paths.get("some-cache", "compressed"));
+            System.clearProperty("jlcm.cache");
+            Path d = LoadConfig.defaultCacheDir();
+            if (System.getenv("JLCM_CACHE") == null) {
+                Assert.assertEquals(d, Paths.get(System.getProperty("user.home"), ".cache", "jlcm", "compressed"));
+            }
+        } finally {
+            if (old == null) {
+                System.clearProperty("jlcm.cache");
+            } else {
+                System.setProperty("jlcm.cache", old);
+            }
+        }
+    }
+
+    @Test
+    public void canonicalFormIgnoresRunTimeSettings() {
+        LoadConfig a = parse(Map.of("jlcm.bits", "3", "jlcm.cacheDir", "a", "jlcm.cacheDecodedWeight", "true"));
+        LoadConfig b = parse(Map.of("jlcm.bits", "3", "jlcm.cacheDir", "b"));
+        Assert.assertEquals(a.canonical(), b.canonical());
+        Assert.assertNotEquals(parse(Map.of("jlcm.bits", "2")).canonical(), b.canonical());
+    }
+}
