@@ -3,7 +3,6 @@ package ai.djl.jlcm.learn;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.LayoutType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.convolutional.Convolution;
@@ -107,17 +106,14 @@ final class InputRecorder {
         }
     }
 
-    private static final class RecordingLinear extends Linear {
-        private final Linear layer;
+    private static final class RecordingLinear extends StandIn.ForLinear {
         private final List<NDArray> sink;
         private final NDManager manager;
 
         RecordingLinear(Linear layer, List<NDArray> sink, NDManager manager) {
-            super(Linear.builder().setUnits(1));
-            this.layer = layer;
+            super(layer);
             this.sink = sink;
             this.manager = manager;
-            parameters.clear();
         }
 
         @Override
@@ -125,68 +121,22 @@ final class InputRecorder {
                 ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
             return record(layer, sink, manager, ps, inputs, training, params);
         }
-
-        @Override
-        public Shape[] getOutputShapes(Shape[] inputs) {
-            return layer.getOutputShapes(inputs);
-        }
     }
 
-    private static final class RecordingConvolution extends Convolution {
-        private final Convolution layer;
+    private static final class RecordingConvolution extends StandIn.ForConvolution {
         private final List<NDArray> sink;
         private final NDManager manager;
 
         RecordingConvolution(Convolution layer, List<NDArray> sink, NDManager manager) {
-            super(new SettingsOf(layer));
-            this.layer = layer;
+            super(layer);
             this.sink = sink;
             this.manager = manager;
-            parameters.clear();
-        }
-
-        @Override
-        protected LayoutType[] getExpectedLayout() {
-            return new LayoutType[0];
-        }
-
-        @Override
-        protected String getStringLayout() {
-            return "";
-        }
-
-        @Override
-        protected int numDimensions() {
-            return kernelShape.dimension() + 2;
         }
 
         @Override
         protected NDList forwardInternal(
                 ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
             return record(layer, sink, manager, ps, inputs, training, params);
-        }
-
-        @Override
-        public Shape[] getOutputShapes(Shape[] inputs) {
-            return layer.getOutputShapes(inputs);
-        }
-    }
-
-    /** The settings of an existing convolution, for {@link RecordingConvolution}'s constructor. */
-    static final class SettingsOf extends Convolution.ConvolutionBuilder<SettingsOf> {
-        SettingsOf(Convolution c) {
-            setKernelShape(c.getKernelShape());
-            optStride(c.getStride());
-            optPadding(c.getPadding());
-            optDilation(c.getDilation());
-            setFilters(c.getFilters());
-            optGroups(c.getGroups());
-            optBias(c.isIncludeBias());
-        }
-
-        @Override
-        protected SettingsOf self() {
-            return this;
         }
     }
 }

@@ -2,8 +2,6 @@ package ai.djl.jlcm.learn;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.types.LayoutType;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.convolutional.Convolution;
@@ -68,15 +66,12 @@ final class TrainingLayer {
      */
     record Bound(Block block, TrainingLayer control) {}
 
-    private static final class TrainingLinear extends Linear {
+    private static final class TrainingLinear extends StandIn.ForLinear {
         private final TrainingLayer control;
-        private final Linear layer;
 
         TrainingLinear(TrainingLayer control, Linear layer) {
-            super(Linear.builder().setUnits(1));
+            super(layer);
             this.control = control;
-            this.layer = layer;
-            parameters.clear();
         }
 
         @Override
@@ -84,37 +79,14 @@ final class TrainingLayer {
                 ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
             return linear(inputs.singletonOrThrow(), control.weight(), control.bias);
         }
-
-        @Override
-        public Shape[] getOutputShapes(Shape[] inputs) {
-            return layer.getOutputShapes(inputs);
-        }
     }
 
-    private static final class TrainingConvolution extends Convolution {
+    private static final class TrainingConvolution extends StandIn.ForConvolution {
         private final TrainingLayer control;
-        private final Convolution layer;
 
         TrainingConvolution(TrainingLayer control, Convolution layer) {
-            super(new InputRecorder.SettingsOf(layer));
+            super(layer);
             this.control = control;
-            this.layer = layer;
-            parameters.clear();
-        }
-
-        @Override
-        protected LayoutType[] getExpectedLayout() {
-            return new LayoutType[0];
-        }
-
-        @Override
-        protected String getStringLayout() {
-            return "";
-        }
-
-        @Override
-        protected int numDimensions() {
-            return kernelShape.dimension() + 2;
         }
 
         @Override
@@ -123,11 +95,6 @@ final class TrainingLayer {
             NDArray x = inputs.singletonOrThrow();
             return x.getNDArrayInternal()
                     .convolution(x, control.weight(), control.bias, stride, padding, dilation, groups);
-        }
-
-        @Override
-        public Shape[] getOutputShapes(Shape[] inputs) {
-            return layer.getOutputShapes(inputs);
         }
     }
 }
