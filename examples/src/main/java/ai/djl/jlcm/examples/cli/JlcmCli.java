@@ -19,7 +19,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "jlcm 0.1.0",
         description = "Grouped-codebook compression of DJL models.",
-        subcommands = {DemoCommand.class, InspectCommand.class, ai.djl.jlcm.examples.bert.BertCommand.class})
+        subcommands = {DemoCommand.class, InspectCommand.class, AblationCommand.class, ai.djl.jlcm.examples.bert.BertCommand.class})
 public final class JlcmCli implements Runnable {
 
     /**
