@@ -4,7 +4,6 @@ import ai.djl.Model;
 import ai.djl.jlcm.Jlcm;
 import ai.djl.jlcm.learn.JlcmReport;
 import ai.djl.jlcm.learn.MappingUpdate;
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.export.ModelSize;
@@ -23,7 +22,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -41,8 +39,6 @@ import java.util.concurrent.Callable;
             "Ends with one JSON line on standard output."
         })
 final class DemoCommand implements Callable<Integer> {
-
-    private static final int CALIBRATION_BATCH = 128;
 
     @Option(names = "--bits", description = "bits per weight index, 1-8 (default: ${DEFAULT-VALUE})")
     int bits = 2;
@@ -194,13 +190,8 @@ final class DemoCommand implements Callable<Integer> {
             return report.layers().size();
         }
         try (NDManager m = model.getNDManager().newSubManager()) {
-            List<NDList> calibration = new ArrayList<>();
-            NDList all = data.calibrationBatch(m, Math.min(calibrationSamples, data.trainSize()));
-            NDArray images = all.singletonOrThrow();
-            long n = images.getShape().get(0);
-            for (long from = 0; from < n; from += CALIBRATION_BATCH) {
-                calibration.add(new NDList(images.get(from + ":" + Math.min(n, from + CALIBRATION_BATCH))));
-            }
+            List<NDList> calibration =
+                    Calibration.batches(data, m, Math.min(calibrationSamples, data.trainSize()));
             JlcmReport report =
                     Jlcm.builder()
                             .optBits(bits)
