@@ -100,7 +100,9 @@ final class BertCompressCommand implements Callable<Integer> {
             names = "--layers",
             paramLabel = "REGEX",
             description = "compress only the Linear layers whose path matches this regex (find), for example"
-                    + " 'layer_0[01]/' (default: all 75)")
+                    + " 'encoder/layer_0[01]/' for the first two encoder layers (paths: embeddings/word_embeddings,"
+                    + " encoder/layer_NN/{attention/{query,key,value,output},intermediate,output}, pooler,"
+                    + " cls/transform) (default: all 75)")
     String layers;
 
     @Option(names = "--out", description = "compressed model directory (default: jlcm-models/bert-base-<method>-<bits>bit)")
@@ -205,6 +207,9 @@ final class BertCompressCommand implements Callable<Integer> {
                     compressedLayers = compressDataFree(model, bits, quantizer(methodName()), pathFilter());
                 }
                 seconds = (System.nanoTime() - start) / 1e9;
+                if (compressedLayers == 0) {
+                    throw new IllegalArgumentException("--layers " + layers + " matches no Linear layer");
+                }
             } finally {
                 if (calibrationManager != null) {
                     calibrationManager.close();
