@@ -30,7 +30,7 @@ public class LoadConfigTest {
 
     @Test
     public void defaultsAreDataFreeKMeansAtFourBits() {
-        LoadConfig c = parse(Map.of("jlcm.cacheDir", "/tmp/x", "engine", "PyTorch"));
+        LoadConfig c = parse(Map.of("jlcm.cacheDir", "cache/x", "engine", "PyTorch"));
         Assert.assertEquals(c.method, Method.KMEANS);
         Assert.assertEquals(c.bits, 4);
         Assert.assertEquals(c.groups, 4);

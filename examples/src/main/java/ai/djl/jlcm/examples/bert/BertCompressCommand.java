@@ -1,11 +1,11 @@
 package ai.djl.jlcm.examples.bert;
 
-import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.jlcm.Jlcm;
 import ai.djl.jlcm.codebook.KMeansQuantizer;
 import ai.djl.jlcm.codebook.RtnQuantizer;
 import ai.djl.jlcm.codebook.WeightQuantizer;
+import ai.djl.jlcm.examples.cli.ModelDirectories;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.export.ModelSize;
@@ -17,10 +17,7 @@ import ai.djl.jlcm.transform.CodebookTransformer;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.core.Linear;
-import ai.djl.repository.zoo.Criteria;
-import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
-import ai.djl.translate.NoopTranslator;
 
 import com.google.gson.JsonObject;
 
@@ -40,7 +37,6 @@ import java.util.concurrent.Callable;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
-import java.util.stream.Stream;
 
 /**
  * {@code jlcm bert compress}: compresses every {@code Linear} of pretrained BERT-base (the 72 of the
@@ -220,11 +216,11 @@ final class BertCompressCommand implements Callable<Integer> {
 
         MlmEvaluation.Result r;
         ModelSize size;
-        try (ZooModel<NDList, NDList> reloaded = load(dir)) {
+        try (ZooModel<NDList, NDList> reloaded = ModelDirectories.load(dir)) {
             size = ModelSize.of(reloaded.getBlock());
             r = MlmEvaluation.evaluate(reloaded, data, options.batchSize());
         }
-        long fileBytes = paramsBytes(dir);
+        long fileBytes = ModelDirectories.paramsBytes(dir);
         double wholeBits = 8.0 * size.storedBytes() / floatParams;
 
         for (LayerReport l : layerReports) {
@@ -399,38 +395,5 @@ final class BertCompressCommand implements Callable<Integer> {
             b.optServingProperty(e.getKey(), e.getValue());
         }
         b.build().export(model, dir);
-    }
-
-    /**
-     * Loads a model directory the way users do, through {@link Criteria} with {@link NDList} types.
-     *
-     * @param dir the directory
-     * @return the model; close it
-     * @throws IOException if it cannot be read
-     * @throws ModelNotFoundException if it is not a model directory
-     * @throws MalformedModelException if it is malformed
-     */
-    static ZooModel<NDList, NDList> load(Path dir)
-            throws IOException, ModelNotFoundException, MalformedModelException {
-        return Criteria.builder()
-                .setTypes(NDList.class, NDList.class)
-                .optModelPath(dir)
-                .optEngine("PyTorch")
-                .optTranslator(new NoopTranslator())
-                .build()
-                .loadModel();
-    }
-
-    /** Total size of the {@code .params} files of a directory. */
-    static long paramsBytes(Path dir) throws IOException {
-        long total = 0;
-        try (Stream<Path> s = Files.list(dir)) {
-            for (Path f : (Iterable<Path>) s::iterator) {
-                if (f.getFileName().toString().endsWith(".params")) {
-                    total += Files.size(f);
-                }
-            }
-        }
-        return total;
     }
 }

@@ -13,11 +13,20 @@ import java.nio.file.Path;
 import java.util.stream.Stream;
 
 /** Loading model directories the way users do, through {@link Criteria}. */
-final class ModelDirectories {
+public final class ModelDirectories {
 
     private ModelDirectories() {}
 
-    static ZooModel<NDList, NDList> load(Path dir)
+    /**
+     * Loads a model directory through {@link Criteria} with {@link NDList} types.
+     *
+     * @param dir the directory
+     * @return the model; the caller closes it
+     * @throws IOException if it cannot be read
+     * @throws ModelNotFoundException if it is not a model directory
+     * @throws MalformedModelException if it is malformed
+     */
+    public static ZooModel<NDList, NDList> load(Path dir)
             throws IOException, ModelNotFoundException, MalformedModelException {
         return Criteria.builder()
                 .setTypes(NDList.class, NDList.class)
@@ -28,8 +37,14 @@ final class ModelDirectories {
                 .loadModel();
     }
 
-    /** Total size of the {@code .params} files of a directory. */
-    static long paramsBytes(Path dir) throws IOException {
+    /**
+     * Returns the total size of the {@code .params} files of a directory.
+     *
+     * @param dir the directory
+     * @return bytes
+     * @throws IOException if it cannot be listed
+     */
+    public static long paramsBytes(Path dir) throws IOException {
         long total = 0;
         try (Stream<Path> files = Files.list(dir)) {
             for (Path f : (Iterable<Path>) files::iterator) {

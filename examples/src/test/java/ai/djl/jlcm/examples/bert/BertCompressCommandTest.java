@@ -2,6 +2,7 @@ package ai.djl.jlcm.examples.bert;
 
 import ai.djl.Model;
 import ai.djl.jlcm.examples.cli.JlcmCli;
+import ai.djl.jlcm.examples.cli.ModelDirectories;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
 import ai.djl.jlcm.export.ModelSize;
 import ai.djl.jlcm.nn.CodebookBlock;
@@ -110,8 +111,8 @@ public class BertCompressCommandTest {
             compressedLogits = logits(model.getBlock(), model.getNDManager(), ids);
             BertCompressCommand.export(model, TinyBert.CONFIG, out);
         }
-        Assert.assertTrue(BertCompressCommand.paramsBytes(out) > 0);
-        try (ZooModel<NDList, NDList> reloaded = BertCompressCommand.load(out)) {
+        Assert.assertTrue(ModelDirectories.paramsBytes(out) > 0);
+        try (ZooModel<NDList, NDList> reloaded = ModelDirectories.load(out)) {
             Assert.assertTrue(reloaded.getBlock() instanceof BertMlm);
             Map<String, Block> blocks = BlockTree.of(reloaded.getBlock()).blocks();
             for (String p : linears) {
