@@ -21,7 +21,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "jlcm 0.1.0",
         description = "Grouped-codebook compression of DJL models.",
-        subcommands = {DemoCommand.class, InspectCommand.class, AblationCommand.class, ai.djl.jlcm.examples.bert.BertCommand.class})
+        subcommands = {DemoCommand.class, InspectCommand.class, AblationCommand.class, ai.djl.jlcm.examples.bert.BertCommand.class, ai.djl.jlcm.examples.zoo.ZooCommand.class})
 public final class JlcmCli implements Runnable {
 
     /**

@@ -1,0 +1,259 @@
+package ai.djl.jlcm.examples.zoo;
+
+import ai.djl.Model;
+import ai.djl.jlcm.Jlcm;
+import ai.djl.jlcm.codebook.KMeansQuantizer;
+import ai.djl.jlcm.codebook.RtnQuantizer;
+import ai.djl.jlcm.codebook.WeightQuantizer;
+import ai.djl.jlcm.examples.cli.ModelDirectories;
+import ai.djl.jlcm.examples.data.MnistData;
+import ai.djl.jlcm.examples.data.RegistryFetcher;
+import ai.djl.jlcm.examples.mnist.MnistTraining;
+import ai.djl.jlcm.export.ModelExporter;
+import ai.djl.jlcm.export.ModelSize;
+import ai.djl.jlcm.learn.MappingUpdate;
+import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.jlcm.transform.CodebookTransformer;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.repository.zoo.ZooModel;
+
+import com.google.gson.JsonObject;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.Callable;
+
+/**
+ * Trains (cached) several architectures on MNIST or Fashion-MNIST, compresses each with RTN,
+ * KMEANS-1, KMEANS-GROUPED (G=4) and JLCM at each bit width, and measures each after reloading it
+ * through {@code Criteria}.
+ */
+@Command(
+        name = "zoo",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = {
+            "Train MLP, LeNet, ResNetV1-20 and MobileNetV2 (cached), compress each with RTN, KMEANS-1,",
+            "KMEANS-GROUPED (G=4) and JLCM (G=4, multi, proximal) at each bit width, measure each reloaded",
+            "through Criteria. Prints a Markdown table, writes zoo-<dataset>.md, .json and .png into --out,",
+            "and ends with one JSON line on standard output."
+        })
+public final class ZooCommand implements Callable<Integer> {
+
+    /** Method names in table order. */
+    public static final List<String> METHODS = List.of("RTN", "KMEANS-1", "KMEANS-GROUPED", "JLCM");
+
+    private static final Logger logger = LoggerFactory.getLogger(ZooCommand.class);
+    private static final int GROUPS = 4;
+    private static final int STEPS = 200;
+    private static final int CALIBRATION = 512;
+    private static final int CALIBRATION_BATCH = 128;
+
+    @Option(names = "--dataset", description = "mnist or fashion-mnist (default: ${DEFAULT-VALUE})")
+    String dataset = MnistData.MNIST;
+
+    @Option(
+            names = "--models",
+            split = ",",
+            paramLabel = "M[,M...]",
+            description = "mlp, lenet, resnet, mobilenetv2 (default: all)")
+    List<String> models = List.of("mlp", "lenet", "resnet", "mobilenetv2");
+
+    @Option(names = "--bits", split = ",", paramLabel = "B[,B...]", description = "bit widths 1-8 (default: 1,2,3,4)")
+    List<Integer> bits = List.of(1, 2, 3, 4);
+
+    @Option(names = "--epochs", description = "training epochs (default: ${DEFAULT-VALUE})")
+    int epochs = MnistTraining.EPOCHS;
+
+    @Option(names = "--out", description = "report directory (default: jlcm-reports/zoo-<dataset>)")
+    Path out;
+
+    @Option(names = "--cache", description = "cache directory (default: ~/.cache/jlcm, or $JLCM_CACHE)")
+    Path cache;
+
+    /** The validated settings. */
+    record Plan(String dataset, List<ZooArchitecture> models, List<Integer> bits, int epochs) {}
+
+    /**
+     * Validates the options.
+     *
+     * @return the plan
+     * @throws IllegalArgumentException for a bad option
+     */
+    Plan plan() {
+        if (!MnistData.MNIST.equals(dataset) && !MnistData.FASHION_MNIST.equals(dataset)) {
+            throw new IllegalArgumentException("--dataset must be mnist or fashion-mnist, got '" + dataset + "'");
+        }
+        if (models == null || models.isEmpty()) {
+            throw new IllegalArgumentException("--models needs at least one value");
+        }
+        Set<ZooArchitecture> archs = new LinkedHashSet<>();
+        for (String m : models) {
+            try {
+                archs.add(ZooArchitecture.of(m));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--models: " + e.getMessage(), e);
+            }
+        }
+        if (bits == null || bits.isEmpty()) {
+            throw new IllegalArgumentException("--bits needs at least one value");
+        }
+        for (Integer b : bits) {
+            if (b == null || b < 1 || b > 8) {
+                throw new IllegalArgumentException("--bits values must be between 1 and 8, got " + b);
+            }
+        }
+        if (epochs < 1) {
+            throw new IllegalArgumentException("--epochs must be at least 1, got " + epochs);
+        }
+        return new Plan(dataset, List.copyOf(archs), List.copyOf(new TreeSet<>(bits)), epochs);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public Integer call() throws Exception {
+        Plan plan = plan();
+        Path cacheDir = cache != null ? cache : RegistryFetcher.defaultCacheDir();
+        Path outDir = out != null ? out : Path.of("jlcm-reports", "zoo-" + dataset);
+        MnistData data = MnistData.load(dataset, cacheDir);
+        List<ZooRow> rows = new ArrayList<>();
+        for (ZooArchitecture arch : plan.models()) {
+            Path floatDir = ZooTraining.trainOrCached(data, dataset, arch, plan.epochs(), cacheDir);
+            float floatAccuracy;
+            try (Model m = ZooTraining.load(floatDir, arch)) {
+                floatAccuracy = MnistTraining.accuracy(m, data);
+            }
+            logger.info(String.format(Locale.ROOT, "%s float accuracy %.2f %%", arch.label(), 100 * floatAccuracy));
+            for (int b : plan.bits()) {
+                for (String method : METHODS) {
+                    ZooRow row = measure(arch, method, b, floatDir, floatAccuracy, data, outDir.resolve("models"));
+                    rows.add(row);
+                    logger.info(
+                            String.format(
+                                    Locale.ROOT,
+                                    "%s %s %d bits: %s",
+                                    arch.label(),
+                                    method,
+                                    b,
+                                    row.ok()
+                                            ? String.format(Locale.ROOT, "%.2f %% at %.3f bits/weight", 100 * row.accuracy(), row.bitsPerWeight())
+                                            : "FAILED " + row.error()));
+                }
+            }
+        }
+        ZooReport report = new ZooReport(dataset, rows);
+        Path md = report.write(outDir);
+        logger.info("Wrote {}", md.toAbsolutePath());
+        System.out.print(report.table());
+        JsonObject json = new JsonObject();
+        json.addProperty("dataset", dataset);
+        json.add("rows", report.json().get("rows"));
+        System.out.println(json);
+        return rows.stream().anyMatch(r -> !r.ok()) ? 1 : 0;
+    }
+
+    private static ZooRow measure(
+            ZooArchitecture arch, String method, int b, Path floatDir, double floatAccuracy, MnistData data, Path modelsDir) {
+        Path dir = modelsDir.resolve(arch.label() + "-" + method.toLowerCase(Locale.ROOT) + "-" + b);
+        try {
+            try (Model model = ZooTraining.load(floatDir, arch)) {
+                compress(model, method, b, data);
+                export(model, arch, dir);
+            }
+            try (ZooModel<NDList, NDList> reloaded = ModelDirectories.load(dir)) {
+                double acc = MnistTraining.accuracy(reloaded, data);
+                double bpw = ModelSize.of(reloaded.getBlock()).bitsPerWeight();
+                return new ZooRow(arch.label(), method, b, bpw, acc, floatAccuracy, null);
+            }
+        } catch (Exception | LinkageError | AssertionError e) {
+            logger.error("{} {} {} bits failed", arch.label(), method, b, e);
+            return new ZooRow(
+                    arch.label(), method, b, Double.NaN, Double.NaN, floatAccuracy, e.getClass().getSimpleName() + ": " + e.getMessage());
+        } finally {
+            try {
+                RegistryFetcher.deleteRecursively(dir);
+            } catch (IOException e) {
+                logger.warn("Could not delete {}: {}", dir, e.toString());
+            }
+        }
+    }
+
+    /**
+     * Compresses a model in place.
+     *
+     * @param model the float model
+     * @param method RTN, KMEANS-1, KMEANS-GROUPED or JLCM
+     * @param b bits
+     * @param data calibration source for JLCM (may be null otherwise)
+     */
+    static void compress(Model model, String method, int b, MnistData data) {
+        if ("JLCM".equals(method)) {
+            try (NDManager m = model.getNDManager().newSubManager()) {
+                Jlcm.builder()
+                        .optBits(b)
+                        .optGroups(GROUPS)
+                        .optMode(CodebookMode.MULTI)
+                        .optMapping(MappingUpdate.PROXIMAL)
+                        .optSteps(STEPS)
+                        .build()
+                        .compress(model, calibration(data, m));
+            }
+            return;
+        }
+        WeightQuantizer q;
+        switch (method) {
+            case "RTN":
+                q = new RtnQuantizer();
+                break;
+            case "KMEANS-1":
+                q = KMeansQuantizer.builder().optGroups(1).optMode(CodebookMode.MULTI).build();
+                break;
+            case "KMEANS-GROUPED":
+                q = KMeansQuantizer.builder().optGroups(GROUPS).optMode(CodebookMode.MULTI).build();
+                break;
+            default:
+                throw new IllegalArgumentException("unknown method " + method);
+        }
+        CodebookTransformer.builder().setQuantizer(q).optBits(b).build().transform(model.getBlock());
+    }
+
+    /**
+     * Exports a compressed model, naming the architecture factory where the manifest cannot describe it.
+     *
+     * @param model the model
+     * @param arch its architecture
+     * @param dir the destination
+     * @throws IOException if writing fails
+     */
+    static void export(Model model, ZooArchitecture arch, Path dir) throws IOException {
+        ModelExporter.Builder exporter = ModelExporter.builder().optModelName(ZooTraining.MODEL_NAME).optOverwrite(true);
+        if (arch.factory() != null) {
+            exporter.optArchitectureFactory(arch.factory());
+        }
+        exporter.build().export(model, dir);
+    }
+
+    private static List<NDList> calibration(MnistData data, NDManager manager) {
+        NDArray images = data.calibrationBatch(manager, Math.min(CALIBRATION, data.trainSize())).singletonOrThrow();
+        long n = images.getShape().get(0);
+        List<NDList> batches = new ArrayList<>();
+        for (long from = 0; from < n; from += CALIBRATION_BATCH) {
+            batches.add(new NDList(images.get(from + ":" + Math.min(n, from + CALIBRATION_BATCH))));
+        }
+        return batches;
+    }
+}

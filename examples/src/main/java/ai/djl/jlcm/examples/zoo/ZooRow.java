@@ -1,0 +1,25 @@
+package ai.djl.jlcm.examples.zoo;
+
+/**
+ * One measured row of the {@code zoo} command.
+ *
+ * @param model the architecture label
+ * @param method RTN, KMEANS-1, KMEANS-GROUPED or JLCM
+ * @param bits the requested bits per index
+ * @param bitsPerWeight stored bits per weight of the reloaded model (NaN if failed)
+ * @param accuracy test accuracy of the reloaded model, a fraction (NaN if failed)
+ * @param floatAccuracy test accuracy of the float model, a fraction
+ * @param error the failure, null if measured
+ */
+public record ZooRow(
+        String model, String method, int bits, double bitsPerWeight, double accuracy, double floatAccuracy, String error) {
+
+    /**
+     * Whether the row was measured.
+     *
+     * @return true if measured
+     */
+    public boolean ok() {
+        return error == null;
+    }
+}

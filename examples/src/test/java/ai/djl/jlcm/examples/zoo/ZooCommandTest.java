@@ -1,0 +1,129 @@
+package ai.djl.jlcm.examples.zoo;
+
+import ai.djl.Model;
+import ai.djl.jlcm.examples.cli.JlcmCli;
+import ai.djl.jlcm.examples.cli.ModelDirectories;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.repository.zoo.ZooModel;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.XavierInitializer;
+
+import org.testng.Assert;
+import org.testng.annotations.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+public class ZooCommandTest {
+
+    private static String[] run(int expectedCode, String... args) {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+            Assert.assertEquals(JlcmCli.run(args), expectedCode, String.join(" ", args));
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+        return new String[] {o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8)};
+    }
+
+    @Test
+    public void badArgumentsFailInOneLineBeforeAnyWork() throws Exception {
+        Path cache = Files.createTempDirectory("zoo-cache");
+        String[][] cases = {
+            {"zoo", "--dataset", "cifar", "--cache", cache.toString()},
+            {"zoo", "--models", "mlp,vgg", "--cache", cache.toString()},
+            {"zoo", "--bits", "0,2", "--cache", cache.toString()},
+            {"zoo", "--bits", "9", "--cache", cache.toString()},
+            {"zoo", "--epochs", "0", "--cache", cache.toString()},
+        };
+        for (String[] c : cases) {
+            String[] r = run(1, c);
+            Assert.assertEquals(r[0], "", String.join(" ", c));
+            Assert.assertEquals(r[1].strip().lines().count(), 1L, r[1]);
+            Assert.assertTrue(r[1].startsWith("jlcm zoo: --"), r[1]);
+        }
+        String[] r = run(2, "zoo", "--bits", "x");
+        Assert.assertEquals(r[1].strip().lines().count(), 1L, r[1]);
+        try (var files = Files.list(cache)) {
+            Assert.assertEquals(files.count(), 0L, "nothing downloaded or trained");
+        }
+    }
+
+    @Test
+    public void mlpAndLenetMapImagesToTenLogits() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            for (ZooArchitecture arch : new ZooArchitecture[] {ZooArchitecture.MLP, ZooArchitecture.LENET}) {
+                Block block = arch.build();
+                block.initialize(manager, DataType.FLOAT32, new Shape(2, 1, 28, 28));
+                Shape[] outShapes = block.getOutputShapes(new Shape[] {new Shape(2, 1, 28, 28)});
+                Assert.assertEquals(outShapes[0], new Shape(2, 10), arch.label());
+            }
+            Block mlp = ZooArchitecture.mlp();
+            mlp.initialize(manager, DataType.FLOAT32, new Shape(1, 1, 28, 28));
+            java.util.List<Shape> weights = new java.util.ArrayList<>();
+            mlp.getParameters().forEach(p -> {
+                if (p.getKey().endsWith("_weight")) {
+                    weights.add(p.getValue().getArray().getShape());
+                }
+            });
+            Assert.assertEquals(weights, java.util.List.of(new Shape(256, 784), new Shape(128, 256), new Shape(10, 128)));
+        }
+        Assert.assertEquals(ZooArchitecture.of("ResNet"), ZooArchitecture.RESNET);
+        Assert.assertThrows(IllegalArgumentException.class, () -> ZooArchitecture.of("vgg"));
+    }
+
+    @Test
+    public void zooNetworksAcceptMnistImages() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            for (ZooArchitecture arch : new ZooArchitecture[] {ZooArchitecture.RESNET, ZooArchitecture.MOBILENETV2}) {
+                Block block = arch.build();
+                block.initialize(manager, DataType.FLOAT32, new Shape(2, 1, 28, 28));
+                NDArray x = manager.randomUniform(0, 1, new Shape(2, 1, 28, 28));
+                NDArray y = block.forward(new ParameterStore(manager, false), new NDList(x), false).head();
+                Assert.assertEquals(y.getShape(), new Shape(2, 10), arch.label());
+            }
+        }
+    }
+
+    @Test
+    public void resnet20KmeansFourBitsRoundTripsThroughTheFactory() throws Exception {
+        Path dir = Files.createTempDirectory("zoo-resnet").resolve("model");
+        try (Model model = Model.newInstance(ZooTraining.MODEL_NAME)) {
+            Block block = ResNet20Factory.build();
+            block.setInitializer(new XavierInitializer(), Parameter.Type.WEIGHT);
+            block.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 1, 28, 28));
+            model.setBlock(block);
+            ZooCommand.compress(model, "KMEANS-GROUPED", 4, null);
+            ZooCommand.export(model, ZooArchitecture.RESNET, dir);
+            Assert.assertTrue(
+                    Files.readString(dir.resolve("jlcm.json")).contains(ResNet20Factory.class.getName()));
+            NDManager m = model.getNDManager();
+            NDArray x = m.randomUniform(0, 1, new Shape(4, 1, 28, 28));
+            float[] expected =
+                    block.forward(new ParameterStore(m, false), new NDList(x), false).head().toFloatArray();
+            Assert.assertEquals(expected.length, 40);
+            try (ZooModel<NDList, NDList> reloaded = ModelDirectories.load(dir);
+                    NDManager rm = reloaded.getNDManager().newSubManager()) {
+                NDArray y = rm.create(x.toFloatArray(), x.getShape());
+                float[] actual =
+                        reloaded.getBlock().forward(new ParameterStore(rm, false), new NDList(y), false).head().toFloatArray();
+                Assert.assertEquals(actual, expected);
+            }
+        }
+    }
+}
