@@ -28,6 +28,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -36,6 +37,7 @@ import java.util.Locale;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 
 /**
  * Trains (cached) several architectures on MNIST or Fashion-MNIST, compresses each with RTN,
@@ -155,6 +157,7 @@ public final class ZooCommand implements Callable<Integer> {
                 }
             }
         }
+        deleteIfEmpty(outDir.resolve("models"));
         ZooReport report = new ZooReport(dataset, rows);
         Path md = report.write(outDir);
         logger.info("Wrote {}", md.toAbsolutePath());
@@ -245,6 +248,16 @@ public final class ZooCommand implements Callable<Integer> {
             exporter.optArchitectureFactory(arch.factory());
         }
         exporter.build().export(model, dir);
+    }
+
+    private static void deleteIfEmpty(Path dir) {
+        try (Stream<Path> files = Files.list(dir)) {
+            if (files.findAny().isEmpty()) {
+                Files.delete(dir);
+            }
+        } catch (IOException e) {
+            logger.debug("Left {}: {}", dir, e.toString());
+        }
     }
 
     private static List<NDList> calibration(MnistData data, NDManager manager) {
