@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
  * java -jar examples/target/jlcm.jar demo [--bits B] [--method rtn|kmeans] [--out DIR]
  * java -jar examples/target/jlcm.jar inspect DIR
  * java -jar examples/target/jlcm.jar ablation [--dataset mnist|fashion-mnist] [--bits 1,2,3]
- * java -jar examples/target/jlcm.jar bert evaluate
+ * java -jar examples/target/jlcm.jar zoo [--dataset mnist|fashion-mnist] [--models …] [--bits …]
+ * java -jar examples/target/jlcm.jar bert evaluate|compress
  * </pre>
  *
  * Each command prints a table and ends with one JSON line on standard output; logs go to standard
@@ -68,6 +69,6 @@ public final class JlcmCli implements Runnable {
     @Override
     public void run() {
         throw new CommandLine.ParameterException(
-                new CommandLine(this), "missing command: demo, inspect, ablation or bert");
+                new CommandLine(this), "missing command: demo, inspect, ablation, zoo or bert");
     }
 }
