@@ -29,6 +29,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
@@ -151,13 +152,35 @@ public final class MnistTraining {
      * @return the trained model
      */
     public static Model train(MnistData data, int epochs, int batchSize, int seed) {
+        return train(data, MODEL_NAME, MnistCnn::build, epochs, batchSize, seed);
+    }
+
+    /**
+     * Trains a new model of any architecture mapping N×1×28×28 images to class logits with the
+     * same recipe as {@link #train(MnistData, int, int, int)}. The caller closes the returned model.
+     *
+     * @param data the data set
+     * @param modelName the model's name
+     * @param architecture builds the uninitialized block
+     * @param epochs the number of epochs
+     * @param batchSize the batch size
+     * @param seed the seed for weight initialization and shuffling
+     * @return the trained model
+     */
+    public static Model train(
+            MnistData data,
+            String modelName,
+            Supplier<Block> architecture,
+            int epochs,
+            int batchSize,
+            int seed) {
         if (epochs <= 0 || batchSize <= 0) {
             throw new IllegalArgumentException("epochs and batchSize must be positive");
         }
         int updates = epochs * ((data.trainSize() + batchSize - 1) / batchSize);
         Engine.getInstance().setRandomSeed(seed);
-        Model model = Model.newInstance(MODEL_NAME);
-        model.setBlock(MnistCnn.build());
+        Model model = Model.newInstance(modelName);
+        model.setBlock(architecture.get());
         DefaultTrainingConfig config =
                 new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
                         .optOptimizer(
@@ -176,7 +199,7 @@ public final class MnistTraining {
             ArrayDataset trainSet = data.trainDataset(dataManager, batchSize, seed);
             logger.info(
                     "Training {} on {} for {} epochs, batch {}, seed {}",
-                    MODEL_NAME,
+                    modelName,
                     data,
                     epochs,
                     batchSize,
@@ -227,7 +250,7 @@ public final class MnistTraining {
                 String.format(
                         Locale.ROOT,
                         "Trained %s in %.1f s",
-                        MODEL_NAME,
+                        modelName,
                         (System.nanoTime() - trainStart) / 1e9));
         return model;
     }

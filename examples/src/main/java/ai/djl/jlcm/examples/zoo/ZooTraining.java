@@ -2,23 +2,9 @@ package ai.djl.jlcm.examples.zoo;
 
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
-import ai.djl.engine.Engine;
 import ai.djl.jlcm.examples.data.MnistData;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
 import ai.djl.jlcm.examples.mnist.MnistTraining;
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
-import ai.djl.training.DefaultTrainingConfig;
-import ai.djl.training.GradientCollector;
-import ai.djl.training.Trainer;
-import ai.djl.training.dataset.ArrayDataset;
-import ai.djl.training.dataset.Batch;
-import ai.djl.training.loss.Loss;
-import ai.djl.training.optimizer.Optimizer;
-import ai.djl.training.tracker.CosineTracker;
-import ai.djl.translate.TranslateException;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,13 +12,12 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Locale;
 import java.util.stream.Stream;
 
 /**
  * Seeded training of any {@link ZooArchitecture} with the recipe of {@link MnistTraining} (Adam,
- * cosine decay, softmax cross-entropy, batch 64), cached per (data set, model, epochs). {@link
- * MnistTraining#train} builds its own {@code MnistCnn}, so the loop is repeated here for any block.
+ * cosine decay, softmax cross-entropy, batch 64), cached per (data set, model, epochs); the
+ * training itself is {@link MnistTraining}'s.
  */
 public final class ZooTraining {
 
@@ -125,65 +110,7 @@ public final class ZooTraining {
      * @return the trained model; the caller closes it
      */
     public static Model train(MnistData data, ZooArchitecture arch, int epochs, int batchSize, int seed) {
-        if (epochs <= 0 || batchSize <= 0) {
-            throw new IllegalArgumentException("epochs and batchSize must be positive");
-        }
-        int updates = epochs * ((data.trainSize() + batchSize - 1) / batchSize);
-        Engine.getInstance().setRandomSeed(seed);
-        Model model = Model.newInstance(MODEL_NAME);
-        model.setBlock(arch.build());
-        DefaultTrainingConfig config =
-                new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
-                        .optOptimizer(
-                                Optimizer.adam()
-                                        .optLearningRateTracker(
-                                                CosineTracker.builder()
-                                                        .setBaseValue(MnistTraining.LEARNING_RATE)
-                                                        .optFinalValue(MnistTraining.LEARNING_RATE / 100)
-                                                        .setMaxUpdates(updates)
-                                                        .build())
-                                        .build());
-        try (Trainer trainer = model.newTrainer(config);
-                NDManager dataManager = model.getNDManager().newSubManager()) {
-            trainer.initialize(new Shape(1, 1, data.getRows(), data.getCols()));
-            ArrayDataset trainSet = data.trainDataset(dataManager, batchSize, seed);
-            for (int epoch = 1; epoch <= epochs; epoch++) {
-                long start = System.nanoTime();
-                double lossSum = 0;
-                long seen = 0;
-                for (Batch batch : trainer.iterateDataset(trainSet)) {
-                    try (batch) {
-                        try (GradientCollector collector = trainer.newGradientCollector()) {
-                            NDList labels = batch.getLabels();
-                            NDList preds = trainer.forward(batch.getData(), labels);
-                            NDArray loss = trainer.getLoss().evaluate(labels, preds);
-                            collector.backward(loss);
-                            long n = labels.head().size();
-                            lossSum += loss.getFloat() * n;
-                            seen += n;
-                        }
-                        trainer.step();
-                    }
-                }
-                float acc = MnistTraining.accuracy(model.getBlock(), model.getNDManager(), data, MnistTraining.EVAL_BATCH_SIZE);
-                logger.info(
-                        String.format(
-                                Locale.ROOT,
-                                "%s epoch %d/%d: loss %.4f, test accuracy %.2f %%, %.1f s",
-                                arch.label(),
-                                epoch,
-                                epochs,
-                                lossSum / seen,
-                                100.0 * acc,
-                                (System.nanoTime() - start) / 1e9));
-            }
-        } catch (IOException | TranslateException | RuntimeException e) {
-            model.close();
-            throw e instanceof RuntimeException
-                    ? (RuntimeException) e
-                    : new IllegalStateException("Training failed: " + e.getMessage(), e);
-        }
-        return model;
+        return MnistTraining.train(data, MODEL_NAME, arch::build, epochs, batchSize, seed);
     }
 
     private static boolean hasParams(Path dir) throws IOException {

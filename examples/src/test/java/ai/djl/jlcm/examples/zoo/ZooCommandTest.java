@@ -1,7 +1,8 @@
 package ai.djl.jlcm.examples.zoo;
 
+
 import ai.djl.Model;
-import ai.djl.jlcm.examples.cli.JlcmCli;
+import ai.djl.jlcm.examples.cli.CliRun;
 import ai.djl.jlcm.examples.cli.ModelDirectories;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -17,28 +18,13 @@ import ai.djl.training.initializer.XavierInitializer;
 import org.testng.Assert;
 import org.testng.annotations.Test;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
 public class ZooCommandTest {
 
     private static String[] run(int expectedCode, String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            Assert.assertEquals(JlcmCli.run(args), expectedCode, String.join(" ", args));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
-        return new String[] {o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8)};
+        return CliRun.run(expectedCode, args);
     }
 
     @Test
