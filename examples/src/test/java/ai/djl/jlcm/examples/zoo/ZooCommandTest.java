@@ -1,6 +1,5 @@
 package ai.djl.jlcm.examples.zoo;
 
-
 import ai.djl.Model;
 import ai.djl.jlcm.examples.cli.CliRun;
 import ai.djl.jlcm.examples.cli.ModelDirectories;
