@@ -4,51 +4,50 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Block;
 import ai.djl.nn.convolutional.Convolution;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 
-import java.util.List;
-
 /**
- * Stand-ins that take a layer's place in its block tree for one calibration pass: each forwards to
- * the layer and keeps a copy of its input. They extend the layer's base type so they fit wherever
- * the layer (or its codebook replacement) fits.
+ * Stand-ins that take a layer's (or a unit's) place in its block tree for one calibration pass and
+ * report each input they receive to a {@link CalibrationPass}. The layer stand-ins extend the
+ * layer's base type so they fit wherever the layer (or its codebook replacement) fits.
  */
 final class InputRecorder {
 
     private InputRecorder() {}
 
     /**
-     * Returns a block that runs {@code layer} and copies each input into {@code sink}.
+     * Returns a block that reports each input to {@code pass} as {@code member}, then runs {@code layer}.
      *
      * @param layer a {@link Linear} or {@link Convolution} (or a codebook block extending one)
-     * @param sink where input copies go
-     * @param manager the manager that owns the copies
+     * @param pass the pass
+     * @param member the layer's index in the pass
      * @return the recording block
      */
-    static Block wrap(Block layer, List<NDArray> sink, NDManager manager) {
+    static Block wrap(Block layer, CalibrationPass pass, int member) {
         if (layer instanceof Linear) {
-            return new RecordingLinear((Linear) layer, sink, manager);
+            return new RecordingLinear((Linear) layer, pass, member);
         }
         if (layer instanceof Convolution) {
-            return new RecordingConvolution((Convolution) layer, sink, manager);
+            return new RecordingConvolution((Convolution) layer, pass, member);
         }
         throw new IllegalArgumentException("cannot record inputs of a " + layer.getClass().getName());
     }
 
     /**
-     * Returns a block that runs {@code unit} and copies its whole input list into {@code sink}.
+     * Returns a block that reports its whole input list to {@code pass} as member 0, then runs
+     * {@code unit}.
      *
      * @param unit any block
-     * @param sink where input copies go
-     * @param manager the manager that owns the copies
+     * @param pass the pass
      * @return the recording block
      */
-    static Block wrapUnit(Block unit, List<NDList> sink, NDManager manager) {
-        return new RecordingUnit(unit, sink, manager);
+    static Block wrapUnit(Block unit, CalibrationPass pass) {
+        return new RecordingUnit(unit, pass);
     }
 
     /**
@@ -68,35 +67,19 @@ final class InputRecorder {
         return out;
     }
 
-    private static NDList record(
-            Block layer,
-            List<NDArray> sink,
-            NDManager manager,
-            ParameterStore ps,
-            NDList inputs,
-            boolean training,
-            PairList<String, Object> params) {
-        NDArray copy = inputs.singletonOrThrow().duplicate();
-        copy.attach(manager);
-        sink.add(copy);
-        return layer.forward(ps, inputs, training, params);
-    }
-
-    private static final class RecordingUnit extends ai.djl.nn.AbstractBlock {
+    private static final class RecordingUnit extends AbstractBlock {
         private final Block unit;
-        private final List<NDList> sink;
-        private final NDManager manager;
+        private final CalibrationPass pass;
 
-        RecordingUnit(Block unit, List<NDList> sink, NDManager manager) {
+        RecordingUnit(Block unit, CalibrationPass pass) {
             this.unit = unit;
-            this.sink = sink;
-            this.manager = manager;
+            this.pass = pass;
         }
 
         @Override
         protected NDList forwardInternal(
                 ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-            sink.add(copy(inputs, manager));
+            pass.received(0, inputs);
             return unit.forward(ps, inputs, training, params);
         }
 
@@ -107,36 +90,38 @@ final class InputRecorder {
     }
 
     private static final class RecordingLinear extends StandIn.ForLinear {
-        private final List<NDArray> sink;
-        private final NDManager manager;
+        private final CalibrationPass pass;
+        private final int member;
 
-        RecordingLinear(Linear layer, List<NDArray> sink, NDManager manager) {
+        RecordingLinear(Linear layer, CalibrationPass pass, int member) {
             super(layer);
-            this.sink = sink;
-            this.manager = manager;
+            this.pass = pass;
+            this.member = member;
         }
 
         @Override
         protected NDList forwardInternal(
                 ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-            return record(layer, sink, manager, ps, inputs, training, params);
+            pass.received(member, inputs);
+            return layer.forward(ps, inputs, training, params);
         }
     }
 
     private static final class RecordingConvolution extends StandIn.ForConvolution {
-        private final List<NDArray> sink;
-        private final NDManager manager;
+        private final CalibrationPass pass;
+        private final int member;
 
-        RecordingConvolution(Convolution layer, List<NDArray> sink, NDManager manager) {
+        RecordingConvolution(Convolution layer, CalibrationPass pass, int member) {
             super(layer);
-            this.sink = sink;
-            this.manager = manager;
+            this.pass = pass;
+            this.member = member;
         }
 
         @Override
         protected NDList forwardInternal(
                 ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-            return record(layer, sink, manager, ps, inputs, training, params);
+            pass.received(member, inputs);
+            return layer.forward(ps, inputs, training, params);
         }
     }
 }

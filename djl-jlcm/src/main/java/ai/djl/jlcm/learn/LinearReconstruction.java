@@ -18,6 +18,10 @@ import java.util.List;
  * <p>so each evaluation costs O·N² whatever the number of calibration rows. The training loss
  * dampens H̃ by {@code λ·mean(diag H̃)·I} (as GPTQ does) against overfitting rank-deficient Grams; the
  * reported error is undampened. Both are divided by c, so they are relative errors.
+ *
+ * <p>The training loss is returned as the surrogate {@code sum(Ŵ ⊙ sg(2ŴH̃ − 2Pᵀ))/c} ({@code sg}:
+ * stop-gradient), whose gradient with respect to Ŵ is exactly that of the quadratic ({@code H̃} is
+ * symmetric): autograd then needs one {@code O×N×N} product a step instead of two.
  */
 final class LinearReconstruction implements ReconstructionLoss {
 
@@ -60,7 +64,8 @@ final class LinearReconstruction implements ReconstructionLoss {
 
     @Override
     public NDArray loss(NDArray w) {
-        return quadratic(w, dampedGram);
+        NDArray gradient = w.stopGradient().matMul(dampedGram).sub(cross.transpose()).mul(2f / reference);
+        return w.mul(gradient).sum();
     }
 
     @Override

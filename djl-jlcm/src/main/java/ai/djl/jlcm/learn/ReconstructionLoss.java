@@ -9,7 +9,8 @@ import ai.djl.ndarray.NDArray;
 interface ReconstructionLoss extends AutoCloseable {
 
     /**
-     * Returns the differentiable training loss of a candidate weight (a scalar).
+     * Returns the differentiable training loss of a candidate weight (a scalar), or a surrogate
+     * scalar with the same gradient with respect to the weight.
      *
      * @param weight the candidate dense weight
      * @return the loss

@@ -73,18 +73,26 @@ public final class SequentialCompressor {
         if (paths.isEmpty()) {
             throw new IllegalArgumentException("The layer selection matches no layer of the model");
         }
-        Map<String, List<String>> work = workItems(paths);
+        List<Map.Entry<String, List<String>>> work = new ArrayList<>(workItems(paths).entrySet());
         Map<Block, Block> compressedToFloat = new LinkedHashMap<>();
         List<LayerReport> reports = new ArrayList<>();
         int done = 0;
-        for (Map.Entry<String, List<String>> item : work.entrySet()) {
+        int next = 0;
+        while (next < work.size()) {
+            Map.Entry<String, List<String>> item = work.get(next);
             long itemStart = System.nanoTime();
             List<LayerReport> r;
             try (NDManager capture = manager.newSubManager()) {
                 if (item.getKey().startsWith("layer:")) {
-                    r = List.of(compressLayer(root, item.getValue().get(0), calibration, capture, compressedToFloat));
+                    List<String> candidates = new ArrayList<>();
+                    for (int i = next; i < work.size() && work.get(i).getKey().startsWith("layer:"); i++) {
+                        candidates.add(work.get(i).getValue().get(0));
+                    }
+                    r = compressLayers(root, candidates, calibration, capture, compressedToFloat);
+                    next += r.size();
                 } else {
                     r = compressUnit(root, item.getKey().substring(5), item.getValue(), calibration, capture, compressedToFloat);
+                    next++;
                 }
             }
             double seconds = (System.nanoTime() - itemStart) / 1e9;
@@ -136,27 +144,47 @@ public final class SequentialCompressor {
         return null;
     }
 
-    private LayerReport compressLayer(
-            Block root, String path, Iterable<NDList> calibration, NDManager capture, Map<Block, Block> compressedToFloat) {
-        Block layer = BlockTree.of(root).get(path);
-        List<NDArray> compressedInputs = record(root, path, layer, root, calibration, capture);
+    /**
+     * Compresses the first of {@code candidates} (consecutive single layers, in network order) and,
+     * from the same recording, every other candidate found to receive exactly the same input arrays
+     * (such as the query, key and value projections of an attention block). Returns their reports;
+     * their number says how many candidates were done.
+     */
+    private List<LayerReport> compressLayers(
+            Block root,
+            List<String> candidates,
+            Iterable<NDList> calibration,
+            NDManager capture,
+            Map<Block, Block> compressedToFloat) {
+        CalibrationPass pass = CalibrationPass.ofLayers(root, candidates, root, calibration, capture);
+        List<String> together = new ArrayList<>();
+        for (int i = 0; i < candidates.size() && (i == 0 || pass.sharesInputs(i)); i++) {
+            together.add(candidates.get(i));
+        }
+        List<NDArray> compressedInputs = pass.recordedArrays();
         List<NDArray> floatInputs = compressedInputs;
         if (!compressedToFloat.isEmpty()) {
             swap(root, compressedToFloat, true);
             try {
-                floatInputs = record(root, path, layer, root, calibration, capture);
+                floatInputs = record(root, together.get(0), root, calibration, capture);
             } finally {
                 swap(root, compressedToFloat, false);
             }
         }
-        NDArray weight = layer.getDirectParameters().get("weight").getArray();
-        LayerResult result;
-        try (ReconstructionLoss loss = loss(layer, weight, compressedInputs, floatInputs, capture)) {
-            result = new CodebookLearner(config).learn(capture, weight.toFloatArray(), weight.getShape(), loss);
+        List<LayerReport> reports = new ArrayList<>();
+        for (String path : together) {
+            Block layer = BlockTree.of(root).get(path);
+            NDArray weight = layer.getDirectParameters().get("weight").getArray();
+            LayerResult result;
+            try (ReconstructionLoss loss = loss(layer, weight, compressedInputs, floatInputs, capture)) {
+                result = new CodebookLearner(config).learn(capture, weight.toFloatArray(), weight.getShape(), loss);
+            }
+            ReplacedLayer replaced = put(root, path, result.weight());
+            compressedToFloat.put(BlockTree.of(root).get(path), layer);
+            reports.add(
+                    report(replaced, result.initError(), result.learnedError(), result.codewordUsage(), result.bestStep()));
         }
-        ReplacedLayer replaced = put(root, path, result.weight());
-        compressedToFloat.put(BlockTree.of(root).get(path), layer);
-        return report(replaced, result.initError(), result.learnedError(), result.codewordUsage(), result.bestStep());
+        return reports;
     }
 
     private List<LayerReport> compressUnit(
@@ -192,7 +220,7 @@ public final class SequentialCompressor {
         for (String path : paths) {
             Block layer = BlockTree.of(root).get(path);
             NDArray weight = layer.getDirectParameters().get("weight").getArray();
-            List<NDArray> inputs = record(root, path, layer, unit, compressedInputs, capture);
+            List<NDArray> inputs = record(root, path, unit, compressedInputs, capture);
             float[] importance =
                     layer instanceof Linear
                             ? Importance.linear(inputs, weight.getShape())
@@ -315,60 +343,27 @@ public final class SequentialCompressor {
     }
 
     /**
-     * Runs {@code runner} on the inputs with a recorder in place of the layer, and returns the
-     * layer's recorded inputs.
+     * Runs {@code runner} on the inputs with a recorder in place of the layer at {@code path}, and
+     * returns the layer's recorded inputs.
      */
-    static List<NDArray> record(
-            Block root, String path, Block layer, Block runner, Iterable<NDList> inputs, NDManager capture) {
-        List<NDArray> sink = new ArrayList<>();
-        Block recorder = InputRecorder.wrap(layer, sink, capture);
-        BlockTree tree = BlockTree.of(root);
-        tree.checkReplaceable(layer, recorder, path);
-        tree.replace(layer, recorder);
-        try {
-            run(runner, inputs, capture);
-        } finally {
-            BlockTree.of(root).replace(recorder, layer);
-        }
-        if (sink.isEmpty()) {
-            throw new IllegalArgumentException(
-                    "Layer '" + path + "' saw no calibration input: is the calibration data empty?");
-        }
-        return sink;
+    static List<NDArray> record(Block root, String path, Block runner, Iterable<NDList> inputs, NDManager capture) {
+        return CalibrationPass.ofLayers(root, List.of(path), runner, inputs, capture).recordedArrays();
     }
 
     /** Returns the inputs a unit receives when the calibration data runs through the tree. */
     private static List<NDList> recordUnit(
             Block root, String path, Block unit, Iterable<NDList> calibration, NDManager capture) {
+        if (!path.isEmpty()) {
+            return CalibrationPass.ofUnit(root, path, unit, calibration, capture);
+        }
         List<NDList> sink = new ArrayList<>();
-        if (path.isEmpty()) {
-            for (NDList batch : calibration) {
-                sink.add(InputRecorder.copy(batch, capture));
-            }
-        } else {
-            Block recorder = InputRecorder.wrapUnit(unit, sink, capture);
-            BlockTree tree = BlockTree.of(root);
-            tree.checkReplaceable(unit, recorder, path);
-            tree.replace(unit, recorder);
-            try {
-                run(root, calibration, capture);
-            } finally {
-                BlockTree.of(root).replace(recorder, unit);
-            }
+        for (NDList batch : calibration) {
+            sink.add(InputRecorder.copy(batch, capture));
         }
         if (sink.isEmpty()) {
-            throw new IllegalArgumentException(
-                    "Unit '" + path + "' saw no calibration input: is the calibration data empty?");
+            throw new IllegalArgumentException("The calibration data is empty");
         }
         return sink;
-    }
-
-    private static void run(Block runner, Iterable<NDList> inputs, NDManager capture) {
-        for (NDList batch : inputs) {
-            try (NDManager step = capture.newSubManager()) {
-                runner.forward(new ParameterStore(step, false), InputRecorder.copy(batch, step), false);
-            }
-        }
     }
 
     /** Swaps the compressed layers for their float originals, or back. */
