@@ -173,19 +173,22 @@ public final class ZooCommand implements Callable<Integer> {
             ZooArchitecture arch, String method, int b, Path floatDir, double floatAccuracy, MnistData data, Path modelsDir) {
         Path dir = modelsDir.resolve(arch.label() + "-" + method.toLowerCase(Locale.ROOT) + "-" + b);
         try {
+            double seconds;
             try (Model model = ZooTraining.load(floatDir, arch)) {
+                long start = System.nanoTime();
                 compress(model, method, b, data);
+                seconds = (System.nanoTime() - start) / 1e9;
                 export(model, arch, dir);
             }
             try (ZooModel<NDList, NDList> reloaded = ModelDirectories.load(dir)) {
                 double acc = MnistTraining.accuracy(reloaded, data);
                 double bpw = ModelSize.of(reloaded.getBlock()).bitsPerWeight();
-                return new ZooRow(arch.label(), method, b, bpw, acc, floatAccuracy, null);
+                return new ZooRow(arch.label(), method, b, bpw, acc, floatAccuracy, seconds, null);
             }
         } catch (Exception | LinkageError | AssertionError e) {
             logger.error("{} {} {} bits failed", arch.label(), method, b, e);
             return new ZooRow(
-                    arch.label(), method, b, Double.NaN, Double.NaN, floatAccuracy, e.getClass().getSimpleName() + ": " + e.getMessage());
+                    arch.label(), method, b, Double.NaN, Double.NaN, floatAccuracy, Double.NaN, e.getClass().getSimpleName() + ": " + e.getMessage());
         } finally {
             try {
                 RegistryFetcher.deleteRecursively(dir);

@@ -57,8 +57,8 @@ public final class ZooReport {
      */
     public String table() {
         StringBuilder sb = new StringBuilder();
-        sb.append("| model | method | bits | bits/weight | accuracy % | float accuracy % |\n");
-        sb.append("|---|---|---|---|---|---|\n");
+        sb.append("| model | method | bits | bits/weight | accuracy % | float accuracy % | compression s |\n");
+        sb.append("|---|---|---|---|---|---|---|\n");
         for (ZooRow r : rows) {
             sb.append("| ").append(r.model())
                     .append(" | ").append(r.method())
@@ -66,6 +66,7 @@ public final class ZooReport {
                     .append(" | ").append(r.ok() ? fixed(r.bitsPerWeight(), 3) : "-")
                     .append(" | ").append(r.ok() ? fixed(100 * r.accuracy(), 2) : "FAILED")
                     .append(" | ").append(fixed(100 * r.floatAccuracy(), 2))
+                    .append(" | ").append(r.ok() ? fixed(r.seconds(), 1) : "-")
                     .append(" |\n");
         }
         return sb.toString();
@@ -88,6 +89,7 @@ public final class ZooReport {
             o.addProperty("bits_per_weight", finite(r.bitsPerWeight()));
             o.addProperty("accuracy", finite(r.accuracy()));
             o.addProperty("float_accuracy", finite(r.floatAccuracy()));
+            o.addProperty("seconds", finite(r.seconds()));
             if (!r.ok()) {
                 o.addProperty("error", r.error());
             }

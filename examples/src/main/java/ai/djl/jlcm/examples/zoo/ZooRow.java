@@ -9,10 +9,12 @@ package ai.djl.jlcm.examples.zoo;
  * @param bitsPerWeight stored bits per weight of the reloaded model (NaN if failed)
  * @param accuracy test accuracy of the reloaded model, a fraction (NaN if failed)
  * @param floatAccuracy test accuracy of the float model, a fraction
+ * @param seconds compression wall time, without loading, export and evaluation (NaN if failed)
  * @param error the failure, null if measured
  */
 public record ZooRow(
-        String model, String method, int bits, double bitsPerWeight, double accuracy, double floatAccuracy, String error) {
+        String model, String method, int bits, double bitsPerWeight, double accuracy, double floatAccuracy, double seconds,
+        String error) {
 
     /**
      * Whether the row was measured.
