@@ -67,8 +67,11 @@ final class BertCompressCommand implements Callable<Integer> {
                     + " or jlcm (calibrated) (default: ${DEFAULT-VALUE})")
     String method = "kmeans";
 
-    @Option(names = "--groups", description = "jlcm neuron groups per layer (default: ${DEFAULT-VALUE})")
-    int groups = 16;
+    @Option(
+            names = "--groups",
+            description = "neuron groups per layer, one codebook each (default: 16 for jlcm; 1 for kmeans, i.e."
+                    + " KMEANS-1, and more gives KMEANS-GROUPED)")
+    Integer groups;
 
     @Option(names = "--mode", description = "jlcm codebook mode: scaled or multi (default: ${DEFAULT-VALUE})")
     String mode = "multi";
@@ -115,8 +118,11 @@ final class BertCompressCommand implements Callable<Integer> {
         if (!METHODS.contains(method.toLowerCase(Locale.ROOT))) {
             throw new IllegalArgumentException("--method must be rtn, kmeans or jlcm, got " + method);
         }
-        if (groups < 1) {
+        if (groups != null && groups < 1) {
             throw new IllegalArgumentException("--groups must be positive, got " + groups);
+        }
+        if (groups != null && "rtn".equals(methodName())) {
+            throw new IllegalArgumentException("--groups does not apply to rtn (one codebook per row)");
         }
         codebookMode();
         mappingUpdate();
@@ -156,6 +162,13 @@ final class BertCompressCommand implements Callable<Integer> {
             }
         }
         throw new IllegalArgumentException("--mapping must be proximal, ste, soft or frozen, got " + mapping);
+    }
+
+    private int groupCount() {
+        if (groups != null) {
+            return groups;
+        }
+        return "jlcm".equals(methodName()) ? 16 : 1;
     }
 
     private String methodName() {
@@ -200,7 +213,7 @@ final class BertCompressCommand implements Callable<Integer> {
                     layerReports = report.layers();
                     compressedLayers = layerReports.size();
                 } else {
-                    compressedLayers = compressDataFree(model, bits, quantizer(methodName()), pathFilter());
+                    compressedLayers = compressDataFree(model, bits, quantizer(methodName(), groupCount()), pathFilter());
                 }
                 seconds = (System.nanoTime() - start) / 1e9;
                 if (compressedLayers == 0) {
@@ -278,8 +291,10 @@ final class BertCompressCommand implements Callable<Integer> {
         json.addProperty("compressed_layers", compressedLayers);
         json.addProperty("compressed_weights", size.compressedWeights());
         json.addProperty("float_parameters", floatParams);
+        if (!"rtn".equals(methodName())) {
+            json.addProperty("groups", groupCount());
+        }
         if ("jlcm".equals(methodName())) {
-            json.addProperty("groups", groups);
             json.addProperty("mode", mode.toLowerCase(Locale.ROOT));
             json.addProperty("mapping", mapping.toLowerCase(Locale.ROOT));
             json.addProperty("steps", steps);
@@ -298,9 +313,9 @@ final class BertCompressCommand implements Callable<Integer> {
     private String describe() {
         switch (methodName()) {
             case "kmeans":
-                return "kmeans (KMEANS-1)";
+                return groupCount() == 1 ? "kmeans (KMEANS-1)" : "kmeans G=" + groupCount() + " (KMEANS-GROUPED)";
             case "jlcm":
-                return "jlcm G=" + groups + " " + mode.toLowerCase(Locale.ROOT) + " "
+                return "jlcm G=" + groupCount() + " " + mode.toLowerCase(Locale.ROOT) + " "
                         + mapping.toLowerCase(Locale.ROOT) + " " + steps + " steps";
             default:
                 return "rtn";
@@ -311,20 +326,20 @@ final class BertCompressCommand implements Callable<Integer> {
      * Returns the data-free quantizer of a method.
      *
      * @param method {@code rtn} or {@code kmeans}
-     * @return RTN, or KMEANS-1 (one k-means codebook per matrix)
+     * @param groups k-means neuron groups per matrix, one codebook each (1: KMEANS-1)
+     * @return RTN, or k-means with {@code groups} codebooks per matrix
      */
-    static WeightQuantizer quantizer(String method) {
+    static WeightQuantizer quantizer(String method, int groups) {
         if ("rtn".equals(method)) {
             return new RtnQuantizer();
         }
-        // KMEANS-1: one codebook per matrix
-        return KMeansQuantizer.builder().optGroups(1).optMode(CodebookMode.MULTI).build();
+        return KMeansQuantizer.builder().optGroups(groups).optMode(CodebookMode.MULTI).build();
     }
 
     private Jlcm jlcm() {
         return Jlcm.builder()
                 .optBits(bits)
-                .optGroups(groups)
+                .optGroups(groupCount())
                 .optMode(codebookMode())
                 .optMapping(mappingUpdate())
                 .optSteps(steps)

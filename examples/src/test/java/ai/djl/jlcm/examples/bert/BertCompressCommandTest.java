@@ -60,6 +60,7 @@ public class BertCompressCommandTest {
             {"--bits", "9"},
             {"--method", "gptq"},
             {"--groups", "0"},
+            {"--method", "rtn", "--groups", "4"},
             {"--mode", "single"},
             {"--mapping", "magic"},
             {"--steps", "-1"},
@@ -105,7 +106,7 @@ public class BertCompressCommandTest {
             Assert.assertEquals(linears.size(), 6 * TinyBert.CONFIG.layers() + 3);
             Assert.assertTrue(linears.contains("embeddings/word_embeddings"), linears.toString());
             int n = BertCompressCommand.compressDataFree(
-                    model, 4, BertCompressCommand.quantizer("kmeans"), p -> true);
+                    model, 4, BertCompressCommand.quantizer("kmeans", 1), p -> true);
             Assert.assertEquals(n, linears.size());
             Assert.assertTrue(linearPaths(model.getBlock()).isEmpty());
             compressedLogits = logits(model.getBlock(), model.getNDManager(), ids);
