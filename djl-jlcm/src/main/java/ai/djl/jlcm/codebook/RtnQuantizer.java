@@ -5,8 +5,10 @@ import ai.djl.jlcm.nn.CompressedWeight;
 import ai.djl.ndarray.types.Shape;
 
 /**
- * Round-to-nearest: per output channel, {@code 2^bits} evenly spaced levels from the channel's
- * minimum to its maximum. Stored as one codebook per channel (MULTI mode with one group per channel).
+ * Round-to-nearest: per output channel, {@code 2^bits} evenly spaced levels spanning the channel's
+ * minimum and maximum, with an integer zero point so that 0 is a level ({@link
+ * UniformCodebook#levels}). Stored as one codebook per channel (MULTI mode with one group per
+ * channel), so its stored size counts {@code 2^bits} floats per channel rather than a scale and a zero point.
  */
 public final class RtnQuantizer implements WeightQuantizer {
 

@@ -6,10 +6,14 @@ public final class UniformCodebook {
     private UniformCodebook() {}
 
     /**
-     * Returns {@code k} evenly spaced levels from {@code min} to {@code max} inclusive.
+     * Returns the {@code k} levels of asymmetric uniform quantization with an integer zero point,
+     * as integer quantizers (and GPTQ's RTN baseline) store them: the range {@code [min, max]} is
+     * widened to hold 0, {@code s = (max − min)/(k − 1)}, {@code z = round(−min/s)} and level
+     * {@code i} is {@code (i − z)·s}. Zero is a level, so weights near zero are not all shifted the
+     * same way; every value of the range is within {@code s/2} of a level.
      *
-     * @param min the lowest level
-     * @param max the highest level
+     * @param min the smallest value to cover
+     * @param max the largest value to cover
      * @param k the number of levels
      * @return the levels in ascending order
      */
@@ -22,11 +26,14 @@ public final class UniformCodebook {
         }
         float[] out = new float[k];
         if (k == 1) {
-            out[0] = (min + max) / 2;
             return out;
         }
+        double lo = Math.min(min, 0);
+        double hi = Math.max(max, 0);
+        double step = hi > lo ? (hi - lo) / (k - 1) : 1;
+        long zero = Math.round(-lo / step);
         for (int i = 0; i < k; i++) {
-            out[i] = (float) (min + ((double) max - min) * i / (k - 1));
+            out[i] = (float) ((i - zero) * step);
         }
         return out;
     }
