@@ -37,6 +37,9 @@ public class ZooBlocksTest {
 
     private static final int BITS = 8;
 
+    /** The seed of the random weights and inputs. */
+    private static final int SEED = 20261129;
+
     /**
      * Relative output error allowed at {@code BITS} bits. Each layer's relative weight error is of
      * order 2^-b (checked exactly per layer below); through tens of randomly initialized layers
@@ -58,6 +61,8 @@ public class ZooBlocksTest {
     @Test(dataProvider = "models")
     public void eightBitOutputsStayClose(String name, Function<NDManager, Block> factory, Shape[] shapes) {
         try (NDManager m = NDManager.newBaseManager()) {
+            // the end-to-end error of a randomly initialized network varies with its draw: fix the draw
+            m.getEngine().setRandomSeed(SEED);
             Block block = factory.apply(m);
             block.initialize(m, DataType.FLOAT32, shapes);
             NDList input = new NDList();
@@ -71,6 +76,7 @@ public class ZooBlocksTest {
     @Test
     public void bertBlock() {
         try (NDManager m = NDManager.newBaseManager()) {
+            m.getEngine().setRandomSeed(SEED);
             BertBlock bert =
                     BertBlock.builder().micro().setTokenDictionarySize(100).optMaxSequenceLength(16).build();
             Shape s = new Shape(2, 16);
