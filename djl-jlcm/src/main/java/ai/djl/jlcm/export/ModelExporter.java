@@ -13,19 +13,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
-import java.util.UUID;
 import java.util.stream.Stream;
 
 /**
@@ -39,8 +35,10 @@ import java.util.stream.Stream;
  *   serving.properties     engine, blockFactory=ai.djl.jlcm.export.JlcmBlockFactory, option.modelName
  * </pre>
  *
- * <p>The directory is written next to its destination and renamed into place, so a failure never
- * leaves a half-written model directory.
+ * <p>The directory is staged next to its destination and renamed into place ({@link
+ * ModelDirectory}): a failure or a {@code kill -9} at any instant leaves either the old or the new
+ * model directory. Only an absent path, an empty directory or (with {@link
+ * Builder#optOverwrite(boolean)}) a model directory written by djl-jlcm is ever replaced.
  */
 public final class ModelExporter {
 
@@ -75,41 +73,43 @@ public final class ModelExporter {
      * @return the sizes of what was written
      * @throws IOException if writing fails; {@code dir} is then unchanged
      * @throws IllegalArgumentException if the architecture cannot be described, or {@code dir}
-     *     exists and overwriting is off
+     *     cannot be written ({@link ModelDirectory#checkDestination(Path, boolean)})
      */
     public ModelSize export(Model model, Path dir) throws IOException {
         Block block = model.getBlock();
         if (block == null || !block.isInitialized()) {
             throw new IllegalArgumentException("The model's block must be initialized before export");
         }
-        if (Files.exists(dir) && !overwrite) {
-            throw new IllegalArgumentException(dir + " exists; enable overwriting to replace it");
-        }
+        ModelDirectory.checkDestination(dir, overwrite);
         ensureInputDescription(model);
         String name = modelName != null ? modelName : model.getName();
         JsonObject architecture = architectureFactory == null ? ArchitectureCodec.encode(block) : null;
         List<Manifest.Layer> layers = layers(block);
 
-        Path parent = dir.toAbsolutePath().getParent();
-        Files.createDirectories(parent);
-        Path tmp = parent.resolve("." + dir.getFileName() + ".tmp-" + UUID.randomUUID());
-        try {
-            Files.createDirectory(tmp);
-            model.save(tmp, name);
-            Path params = paramsFile(tmp, name);
-            new Manifest(
-                            name,
-                            params.getFileName().toString(),
-                            Digests.sha256(params),
-                            Files.size(params),
-                            architecture,
-                            architectureFactory,
-                            layers)
-                    .write(tmp.resolve(Manifest.FILE_NAME));
-            writeServingProperties(tmp.resolve("serving.properties"), name);
-            moveIntoPlace(tmp, dir);
-        } finally {
-            deleteRecursively(tmp);
+        Path target = dir.toAbsolutePath().normalize();
+        Files.createDirectories(target.getParent());
+        try (DirectoryLock lock = DirectoryLock.acquire(target)) {
+            ModelDirectory.recoverLocked(target);
+            ModelDirectory.checkDestination(dir, overwrite);
+            Path tmp = ModelDirectory.newStaging(target);
+            try {
+                Files.createDirectory(tmp);
+                model.save(tmp, name);
+                Path params = paramsFile(tmp, name);
+                new Manifest(
+                                name,
+                                params.getFileName().toString(),
+                                Digests.sha256(params),
+                                Files.size(params),
+                                architecture,
+                                architectureFactory,
+                                layers)
+                        .write(tmp.resolve(Manifest.FILE_NAME));
+                writeServingProperties(tmp.resolve("serving.properties"), name);
+                ModelDirectory.replace(tmp, target);
+            } finally {
+                ModelDirectory.deleteRecursively(tmp);
+            }
         }
         ModelSize size = ModelSize.of(block);
         logger.info(
@@ -175,41 +175,6 @@ public final class ModelExporter {
         }
     }
 
-    private static void moveIntoPlace(Path tmp, Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
-            return;
-        }
-        Path old = dir.resolveSibling("." + dir.getFileName() + ".old-" + UUID.randomUUID());
-        Files.move(dir, old, StandardCopyOption.ATOMIC_MOVE);
-        try {
-            Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            Files.move(old, dir, StandardCopyOption.ATOMIC_MOVE);
-            throw e;
-        }
-        deleteRecursively(old);
-    }
-
-    private static void deleteRecursively(Path path) throws IOException {
-        if (!Files.exists(path)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(path)) {
-            walk.sorted(Comparator.reverseOrder())
-                    .forEach(
-                            p -> {
-                                try {
-                                    Files.delete(p);
-                                } catch (IOException e) {
-                                    throw new UncheckedIOException(e);
-                                }
-                            });
-        } catch (UncheckedIOException e) {
-            throw e.getCause();
-        }
-    }
-
     /** Builds a {@link ModelExporter}. */
     public static final class Builder {
 
@@ -245,7 +210,8 @@ public final class ModelExporter {
         }
 
         /**
-         * Replaces an existing directory (default false: an existing directory is an error).
+         * Replaces an existing model directory written by djl-jlcm (default false: an existing
+         * non-empty directory is an error). Any other non-empty directory is never replaced.
          *
          * @param overwrite whether to replace
          * @return this builder

@@ -7,6 +7,7 @@ import ai.djl.jlcm.codebook.KMeansQuantizer;
 import ai.djl.jlcm.codebook.RtnQuantizer;
 import ai.djl.jlcm.codebook.WeightQuantizer;
 import ai.djl.jlcm.export.ArchitectureCodec;
+import ai.djl.jlcm.export.DirectoryLock;
 import ai.djl.jlcm.loading.CompressingBlockFactory.FloatSource;
 import ai.djl.jlcm.loading.CompressingBlockFactory.Method;
 import ai.djl.jlcm.nn.CodebookBlock;
@@ -114,7 +115,7 @@ final class CompressOnLoadBlock extends AbstractBlock {
             Map<String, String> record = keyRecord(sourceSha);
             String key = keyText(record);
             Path entry = cache.entryFor(model.getName(), key);
-            try (CompressedModelCache.Lock lock = cache.lock(entry)) {
+            try (DirectoryLock lock = cache.lock(entry)) {
                 Block cached = cache.read(entry, key, source::newBlock, manager, config.cacheDecoded);
                 if (cached != null) {
                     closeParameters(dense);

@@ -2,8 +2,10 @@ package ai.djl.jlcm.loading;
 
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
+import ai.djl.jlcm.export.DirectoryLock;
 import ai.djl.jlcm.export.JlcmBlockFactory;
 import ai.djl.jlcm.export.Manifest;
+import ai.djl.jlcm.export.ModelDirectory;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.nn.CodebookBlock;
 import ai.djl.jlcm.transform.BlockTree;
@@ -19,19 +21,12 @@ import org.slf4j.LoggerFactory;
 import java.io.ByteArrayInputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.io.Reader;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Map;
 import java.util.Properties;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * A directory of compressed model directories, one per float model and configuration. Each entry is
@@ -53,8 +48,6 @@ final class CompressedModelCache {
 
     /** The {@code serving.properties} key of an entry that records the SHA-256 of its cache key. */
     static final String KEY_PROPERTY = "jlcm.cache.key";
-
-    private static final Map<Path, ReentrantLock> LOCKS = new ConcurrentHashMap<>();
 
     private final Path dir;
     private final String dirSource;
@@ -118,43 +111,11 @@ final class CompressedModelCache {
      * @return the lock, to close
      * @throws IOException if the lock file cannot be written
      */
-    Lock lock(Path entry) throws IOException {
-        ReentrantLock local = LOCKS.computeIfAbsent(entry, k -> new ReentrantLock());
-        local.lock();
-        Path file = dir.resolve("." + entry.getFileName() + ".lock");
+    DirectoryLock lock(Path entry) throws IOException {
         try {
-            FileChannel channel =
-                    FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            try {
-                return new Lock(local, channel, fileLock(channel));
-            } catch (IOException | RuntimeException e) {
-                channel.close();
-                throw e;
-            }
+            return DirectoryLock.acquire(entry);
         } catch (IOException e) {
-            local.unlock();
-            throw new IOException(
-                    "Cannot lock the JLCM cache entry with " + file + " (" + dirSource + "): " + e, e);
-        }
-    }
-
-    /**
-     * Takes the file lock. A JVM holds file locks for all its class loaders, and DJL loads a factory
-     * found in a model directory's jar with a new class loader each time, so another copy of this
-     * class (with its own in-JVM lock map) may hold the lock: then wait for it.
-     */
-    private static FileLock fileLock(FileChannel channel) throws IOException {
-        while (true) {
-            try {
-                return channel.lock();
-            } catch (OverlappingFileLockException e) {
-                try {
-                    Thread.sleep(50);
-                } catch (InterruptedException ie) {
-                    Thread.currentThread().interrupt();
-                    throw new InterruptedIOException("interrupted while waiting for a JLCM cache lock");
-                }
-            }
+            throw new IOException("Cannot lock the JLCM cache entry " + entry + " (" + dirSource + "): " + e, e);
         }
     }
 
@@ -172,6 +133,7 @@ final class CompressedModelCache {
      */
     Block read(Path entry, String key, DenseTree dense, NDManager manager, boolean cacheDecoded)
             throws IOException {
+        ModelDirectory.recover(entry);
         if (!Files.isDirectory(entry)) {
             logger.info("No JLCM cache entry {}: compressing", entry);
             return null;
@@ -331,28 +293,5 @@ final class CompressedModelCache {
     @FunctionalInterface
     interface DenseTree {
         Block newBlock() throws IOException;
-    }
-
-    /** A held entry lock. */
-    static final class Lock implements AutoCloseable {
-        private final ReentrantLock local;
-        private final FileChannel channel;
-        private final FileLock fileLock;
-
-        Lock(ReentrantLock local, FileChannel channel, FileLock fileLock) {
-            this.local = local;
-            this.channel = channel;
-            this.fileLock = fileLock;
-        }
-
-        @Override
-        public void close() throws IOException {
-            try {
-                fileLock.release();
-                channel.close();
-            } finally {
-                local.unlock();
-            }
-        }
     }
 }

@@ -7,6 +7,7 @@ import ai.djl.jlcm.codebook.RtnQuantizer;
 import ai.djl.jlcm.codebook.WeightQuantizer;
 import ai.djl.jlcm.examples.cli.ModelDirectories;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
+import ai.djl.jlcm.export.ModelDirectory;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.export.ModelSize;
 import ai.djl.jlcm.learn.JlcmReport;
@@ -107,6 +108,9 @@ final class BertCompressCommand implements Callable<Integer> {
     @Option(names = "--out", description = "compressed model directory (default: jlcm-models/bert-base-<method>-<bits>bit)")
     Path out;
 
+    @Option(names = "--overwrite", description = "replace --out if it holds a model directory written by djl-jlcm (any other non-empty directory is refused)")
+    boolean overwrite;
+
     @Mixin BertOptions options;
 
     /** Checks the options; throws a one-line {@link IllegalArgumentException}. */
@@ -187,12 +191,13 @@ final class BertCompressCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         validate();
+        Path dir = out != null ? out : Path.of("jlcm-models", "bert-base-" + methodName() + "-" + bits + "bit");
+        ModelDirectory.checkDestination(dir, overwrite);
         RegistryFetcher fetcher = options.fetcher();
         BertFiles files = BertFiles.fetch(fetcher);
         BertTokens tokens = files.tokens();
         List<MlmProtocol.MaskedSequence> data = options.evaluationData(fetcher, tokens);
         BertConfig config = BertConfig.BASE.withGelu(options.geluForm());
-        Path dir = out != null ? out : Path.of("jlcm-models", "bert-base-" + methodName() + "-" + bits + "bit");
 
         long floatParams;
         double seconds;
@@ -224,7 +229,7 @@ final class BertCompressCommand implements Callable<Integer> {
                     calibrationManager.close();
                 }
             }
-            export(model, config, dir);
+            export(model, config, dir, overwrite);
         }
 
         MlmEvaluation.Result r;
@@ -397,15 +402,16 @@ final class BertCompressCommand implements Callable<Integer> {
      *
      * @param model the model
      * @param config its dimensions
-     * @param dir the directory (replaced)
+     * @param dir the directory
+     * @param overwrite whether a model directory of ours in its place is replaced
      * @throws IOException if it cannot be written
      */
-    static void export(Model model, BertConfig config, Path dir) throws IOException {
+    static void export(Model model, BertConfig config, Path dir, boolean overwrite) throws IOException {
         ModelExporter.Builder b =
                 ModelExporter.builder()
                         .optModelName(PretrainedBert.MODEL_NAME)
                         .optArchitectureFactory(BertBlockFactory.class.getName())
-                        .optOverwrite(true);
+                        .optOverwrite(overwrite);
         for (Map.Entry<String, String> e : BertBlockFactory.properties(config).entrySet()) {
             b.optServingProperty(e.getKey(), e.getValue());
         }

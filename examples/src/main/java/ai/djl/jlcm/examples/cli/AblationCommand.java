@@ -8,6 +8,7 @@ import ai.djl.jlcm.codebook.WeightQuantizer;
 import ai.djl.jlcm.examples.data.MnistData;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
 import ai.djl.jlcm.examples.mnist.MnistTraining;
+import ai.djl.jlcm.export.ModelDirectory;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.export.ModelSize;
 import ai.djl.jlcm.learn.MappingUpdate;
@@ -322,8 +323,8 @@ final class AblationCommand implements Callable<Integer> {
         } finally {
             if (!keepModels) {
                 try {
-                    RegistryFetcher.deleteRecursively(dir);
-                } catch (IOException e) {
+                    ModelDirectory.delete(dir);
+                } catch (IOException | IllegalArgumentException e) {
                     logger.warn("Could not delete {}: {}", dir, e.toString());
                 }
             }

@@ -5,6 +5,7 @@ import ai.djl.jlcm.Jlcm;
 import ai.djl.jlcm.learn.JlcmReport;
 import ai.djl.jlcm.learn.MappingUpdate;
 import ai.djl.ndarray.NDManager;
+import ai.djl.jlcm.export.ModelDirectory;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.export.ModelSize;
 import ai.djl.jlcm.nn.CodebookMode;
@@ -88,6 +89,9 @@ final class DemoCommand implements Callable<Integer> {
             description = "compressed model directory (default: jlcm-models/mnist-cnn-<method>-<bits>bit)")
     Path out;
 
+    @Option(names = "--overwrite", description = "replace --out if it holds a model directory written by djl-jlcm (any other non-empty directory is refused)")
+    boolean overwrite;
+
     @Option(names = "--cache", description = "cache directory for data and the float model (default: ~/.cache/jlcm, or $JLCM_CACHE)")
     Path cache;
 
@@ -108,6 +112,7 @@ final class DemoCommand implements Callable<Integer> {
         }
         Path cacheDir = cache != null ? cache : RegistryFetcher.defaultCacheDir();
         Path dir = out != null ? out : Path.of("jlcm-models", "mnist-cnn-" + method.label() + "-" + bits + "bit");
+        ModelDirectory.checkDestination(dir, overwrite);
         MnistData data = MnistData.load(MnistData.MNIST, cacheDir);
 
         float floatAccuracy;
@@ -124,7 +129,7 @@ final class DemoCommand implements Callable<Integer> {
             layers = compress(model, data);
             ModelExporter.builder()
                     .optModelName(MnistTraining.MODEL_NAME)
-                    .optOverwrite(true)
+                    .optOverwrite(overwrite)
                     .build()
                     .export(model, dir);
         }

@@ -1,5 +1,7 @@
 package ai.djl.jlcm.examples.cli;
 
+import ai.djl.jlcm.export.Manifest;
+import ai.djl.jlcm.export.ModelDirectory;
 import ai.djl.jlcm.export.ModelSize;
 import ai.djl.jlcm.nn.CodebookBlock;
 import ai.djl.jlcm.nn.CodebookWeight;
@@ -40,6 +42,11 @@ final class InspectCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (!Files.isDirectory(dir)) {
             throw new IllegalArgumentException("not a directory: " + dir);
+        }
+        ModelDirectory.recover(dir);
+        if (ModelDirectories.paramsBytes(dir) == 0 && !Files.exists(dir.resolve(Manifest.FILE_NAME))) {
+            throw new IllegalArgumentException(
+                    dir + " is not a model directory: it holds no " + Manifest.FILE_NAME + " and no .params file");
         }
         TextTable table = new TextTable("path", "type", "shape", "bits", "groups", "mode", "stored bytes");
         int rows = 0;

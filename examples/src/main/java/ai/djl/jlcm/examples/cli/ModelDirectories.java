@@ -1,6 +1,7 @@
 package ai.djl.jlcm.examples.cli;
 
 import ai.djl.MalformedModelException;
+import ai.djl.jlcm.export.ModelDirectory;
 import ai.djl.ndarray.NDList;
 import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ModelNotFoundException;
@@ -18,7 +19,8 @@ public final class ModelDirectories {
     private ModelDirectories() {}
 
     /**
-     * Loads a model directory through {@link Criteria} with {@link NDList} types.
+     * Loads a model directory through {@link Criteria} with {@link NDList} types, after finishing any
+     * replacement of it that a killed export left ({@link ModelDirectory#recover(Path)}).
      *
      * @param dir the directory
      * @return the model; the caller closes it
@@ -28,6 +30,7 @@ public final class ModelDirectories {
      */
     public static ZooModel<NDList, NDList> load(Path dir)
             throws IOException, ModelNotFoundException, MalformedModelException {
+        ModelDirectory.recover(dir);
         return Criteria.builder()
                 .setTypes(NDList.class, NDList.class)
                 .optModelPath(dir)

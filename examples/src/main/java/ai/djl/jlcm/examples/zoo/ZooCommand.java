@@ -9,6 +9,7 @@ import ai.djl.jlcm.examples.cli.ModelDirectories;
 import ai.djl.jlcm.examples.data.MnistData;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
 import ai.djl.jlcm.examples.mnist.MnistTraining;
+import ai.djl.jlcm.export.ModelDirectory;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.export.ModelSize;
 import ai.djl.jlcm.learn.MappingUpdate;
@@ -191,8 +192,8 @@ public final class ZooCommand implements Callable<Integer> {
                     arch.label(), method, b, Double.NaN, Double.NaN, floatAccuracy, Double.NaN, e.getClass().getSimpleName() + ": " + e.getMessage());
         } finally {
             try {
-                RegistryFetcher.deleteRecursively(dir);
-            } catch (IOException e) {
+                ModelDirectory.delete(dir);
+            } catch (IOException | IllegalArgumentException e) {
                 logger.warn("Could not delete {}: {}", dir, e.toString());
             }
         }

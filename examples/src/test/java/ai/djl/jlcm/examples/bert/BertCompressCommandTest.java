@@ -110,7 +110,7 @@ public class BertCompressCommandTest {
             Assert.assertEquals(n, linears.size());
             Assert.assertTrue(linearPaths(model.getBlock()).isEmpty());
             compressedLogits = logits(model.getBlock(), model.getNDManager(), ids);
-            BertCompressCommand.export(model, TinyBert.CONFIG, out);
+            BertCompressCommand.export(model, TinyBert.CONFIG, out, false);
         }
         Assert.assertTrue(ModelDirectories.paramsBytes(out) > 0);
         try (ZooModel<NDList, NDList> reloaded = ModelDirectories.load(out)) {

@@ -3,6 +3,8 @@ package ai.djl.jlcm.examples.cli;
 import org.testng.Assert;
 import org.testng.annotations.Test;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 public class JlcmCliTest {
 
@@ -29,5 +31,34 @@ public class JlcmCliTest {
         Assert.assertTrue(r[1].contains("not a directory"), r[1]);
         Assert.assertEquals(run(2, "frobnicate")[1].strip().lines().count(), 1);
         run(2);
+    }
+
+    /** Refused before any data is fetched or any model trained: the cache directory stays empty. */
+    @Test
+    public void outputsThatAreNotOursAreRefusedBeforeAnyWork() throws Exception {
+        Path root = Files.createTempDirectory("jlcm-cli-out");
+        Path cache = Files.createDirectories(root.resolve("cache"));
+        Path thesis = Files.createDirectories(root.resolve("thesis"));
+        Files.writeString(thesis.resolve("thesis.txt"), "four years of work");
+        Files.createDirectories(thesis.resolve("sub"));
+        Path file = Files.writeString(root.resolve("some-file.txt"), "keep me");
+
+        for (String command : new String[] {"demo", "bert compress"}) {
+            String[] words = (command + " --out " + thesis + " --overwrite --cache " + cache).split(" ");
+            String[] r = run(1, words);
+            Assert.assertTrue(r[1].contains("is not a model directory written by djl-jlcm"), r[1]);
+            Assert.assertTrue(r[1].contains("thesis.txt"), r[1]);
+            r = run(1, (command + " --out " + file + " --cache " + cache).split(" "));
+            Assert.assertTrue(r[1].contains("exists and is not a directory"), r[1]);
+        }
+        Assert.assertEquals(Files.readString(thesis.resolve("thesis.txt")), "four years of work");
+        Assert.assertTrue(Files.isDirectory(thesis.resolve("sub")));
+        Assert.assertEquals(Files.readString(file), "keep me");
+        try (var files = Files.list(cache)) {
+            Assert.assertEquals(files.count(), 0, "nothing was fetched");
+        }
+
+        String[] r = run(1, "inspect", thesis.toString());
+        Assert.assertTrue(r[1].contains("is not a model directory: it holds no jlcm.json and no .params file"), r[1]);
     }
 }
