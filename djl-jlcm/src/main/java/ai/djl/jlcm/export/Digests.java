@@ -4,13 +4,14 @@ import ai.djl.MalformedModelException;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
-/** SHA-256 of files, and checks of a file against an expected size and digest. */
+/** The one SHA-256 helper: digests of files, bytes and text, and checks of a file against an expected size and digest. */
 public final class Digests {
 
     private Digests() {}
@@ -23,12 +24,7 @@ public final class Digests {
      * @throws IOException if reading fails
      */
     public static String sha256(Path file) throws IOException {
-        MessageDigest md;
-        try {
-            md = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        MessageDigest md = newSha256();
         byte[] buf = new byte[1 << 16];
         try (InputStream is = Files.newInputStream(file)) {
             for (int n; (n = is.read(buf)) > 0; ) {
@@ -36,6 +32,49 @@ public final class Digests {
             }
         }
         return HexFormat.of().formatHex(md.digest());
+    }
+
+    /**
+     * Returns the SHA-256 of bytes as lower-case hex.
+     *
+     * @param bytes the bytes
+     * @return the digest
+     */
+    public static String sha256(byte[] bytes) {
+        return hex(newSha256().digest(bytes));
+    }
+
+    /**
+     * Returns the SHA-256 of a text's UTF-8 bytes as lower-case hex.
+     *
+     * @param text the text
+     * @return the digest
+     */
+    public static String sha256(String text) {
+        return sha256(text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * Returns a new SHA-256 digest, to feed incrementally.
+     *
+     * @return the digest
+     */
+    public static MessageDigest newSha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * Formats a digest as lower-case hex.
+     *
+     * @param digest the digest
+     * @return the hex text
+     */
+    public static String hex(byte[] digest) {
+        return HexFormat.of().formatHex(digest);
     }
 
     /**

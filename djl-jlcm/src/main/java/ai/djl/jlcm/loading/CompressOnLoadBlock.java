@@ -7,6 +7,7 @@ import ai.djl.jlcm.codebook.KMeansQuantizer;
 import ai.djl.jlcm.codebook.RtnQuantizer;
 import ai.djl.jlcm.codebook.WeightQuantizer;
 import ai.djl.jlcm.export.ArchitectureCodec;
+import ai.djl.jlcm.export.Digests;
 import ai.djl.jlcm.export.DirectoryLock;
 import ai.djl.jlcm.loading.CompressingBlockFactory.FloatSource;
 import ai.djl.jlcm.loading.CompressingBlockFactory.Method;
@@ -95,14 +96,14 @@ final class CompressOnLoadBlock extends AbstractBlock {
     @SuppressWarnings("try")
     private void load(NDManager manager, DataInputStream is) throws IOException, MalformedModelException {
         long start = System.nanoTime();
-        MessageDigest md = Hashes.sha256();
+        MessageDigest md = Digests.newSha256();
         DataInputStream hashed = new DataInputStream(new DigestInputStream(is, md));
         dense.loadParameters(manager, hashed);
         byte[] rest = new byte[8192];
         while (hashed.read(rest) >= 0) {
             // hash anything DJL's reader would leave unread
         }
-        String sourceSha = Hashes.hex(md.digest());
+        String sourceSha = Digests.hex(md.digest());
         checkSelection();
         Block result;
         String how;
@@ -262,13 +263,13 @@ final class CompressOnLoadBlock extends AbstractBlock {
         String version = p == null ? null : p.getImplementationVersion();
         record.put("library", version == null ? "unversioned" : version);
         record.put("source", sourceSha);
-        record.put("architecture", Hashes.sha256(architecture(dense)));
+        record.put("architecture", Digests.sha256(architecture(dense)));
         for (String line : config.canonical().split("\n")) {
             int eq = line.indexOf('=');
             record.put("config." + line.substring(0, eq), line.substring(eq + 1));
         }
         if (config.method == Method.JLCM) {
-            record.put("calibration", calibrationFile != null ? Hashes.sha256(calibrationFile) : hash(calibration));
+            record.put("calibration", calibrationFile != null ? Digests.sha256(calibrationFile) : hash(calibration));
         }
         return record;
     }
@@ -302,7 +303,7 @@ final class CompressOnLoadBlock extends AbstractBlock {
     }
 
     private static String hash(Iterable<NDList> batches) {
-        MessageDigest md = Hashes.sha256();
+        MessageDigest md = Digests.newSha256();
         for (NDList batch : batches) {
             md.update((byte) 'B');
             for (NDArray a : batch) {
@@ -311,7 +312,7 @@ final class CompressOnLoadBlock extends AbstractBlock {
                 md.update(a.toByteArray());
             }
         }
-        return Hashes.hex(md.digest());
+        return Digests.hex(md.digest());
     }
 
     private static void closeParameters(Block tree) {

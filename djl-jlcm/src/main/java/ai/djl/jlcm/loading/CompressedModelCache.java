@@ -2,6 +2,7 @@ package ai.djl.jlcm.loading;
 
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
+import ai.djl.jlcm.export.Digests;
 import ai.djl.jlcm.export.DirectoryLock;
 import ai.djl.jlcm.export.JlcmBlockFactory;
 import ai.djl.jlcm.export.Manifest;
@@ -101,7 +102,7 @@ final class CompressedModelCache {
         if (safe.isEmpty() || safe.startsWith(".")) {
             safe = "model" + safe;
         }
-        return dir.resolve(safe + "-" + Hashes.sha256(key).substring(0, 20));
+        return dir.resolve(safe + "-" + Digests.sha256(key).substring(0, 20));
     }
 
     /**
@@ -138,7 +139,7 @@ final class CompressedModelCache {
             logger.info("No JLCM cache entry {}: compressing", entry);
             return null;
         }
-        String expected = Hashes.sha256(key);
+        String expected = Digests.sha256(key);
         Properties record = new Properties();
         try (Reader r = Files.newBufferedReader(entry.resolve("serving.properties"), StandardCharsets.ISO_8859_1)) {
             record.load(r);
@@ -172,7 +173,7 @@ final class CompressedModelCache {
                     entry,
                     manifest.paramsFile() + " has " + bytes.length + " bytes, the manifest says " + manifest.paramsBytes());
         }
-        String sha = Hashes.sha256(bytes);
+        String sha = Digests.sha256(bytes);
         if (!sha.equalsIgnoreCase(manifest.paramsSha256())) {
             return corrupt(
                     entry,
@@ -233,7 +234,7 @@ final class CompressedModelCache {
         if (architectureFactory != null) {
             exporter.optArchitectureFactory(architectureFactory);
         }
-        exporter.optServingProperty(KEY_PROPERTY, Hashes.sha256(key));
+        exporter.optServingProperty(KEY_PROPERTY, Digests.sha256(key));
         record.forEach((k, v) -> exporter.optServingProperty("jlcm.cache." + k, v));
         try {
             try {
