@@ -37,7 +37,7 @@ public final class KMeansQuantizer implements WeightQuantizer {
         CompressedWeight.checkBits(bits);
         int rows = Math.toIntExact(shape.get(0));
         int cols = Math.toIntExact(shape.size() / rows);
-        int g = Math.min(groups, rows);
+        int g = CompressedWeight.groupsFor(groups, shape);
         int[] groupOf = new int[rows];
         for (int o = 0; o < rows; o++) {
             groupOf[o] = (int) ((long) o * g / rows);

@@ -15,11 +15,15 @@ import ai.djl.util.ClassLoaderUtils;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
- * The {@link BlockFactory} of compressed model directories: it reads {@value Manifest#FILE_NAME},
- * checks the parameter file against the manifest's size and SHA-256, builds the dense block tree
+ * The {@link BlockFactory} of compressed model directories: it reads {@value Manifest#FILE_NAME}
+ * (whose own checksum it verifies), refuses a directory with any parameter file besides the
+ * manifest's, checks that file against the manifest's size and SHA-256, builds the dense block tree
  * (from the manifest's description or an architecture factory) and puts empty codebook blocks at the
  * compressed layers, for DJL to load the parameters into.
  *
@@ -34,19 +38,83 @@ public class JlcmBlockFactory implements BlockFactory {
     /** The argument that turns decoded-weight caching on. */
     public static final String CACHE_DECODED = "jlcm.cacheDecodedWeight";
 
+    /** The prefix of the keys a cache entry records in its {@code serving.properties}. */
+    public static final String CACHE_RECORD_PREFIX = "jlcm.cache.";
+
     /** {@inheritDoc} */
     @Override
     public Block newBlock(Model model, Path modelPath, Map<String, ?> arguments)
             throws IOException {
         Path dir = Files.isRegularFile(modelPath) ? modelPath.getParent() : modelPath;
-        boolean cache = Boolean.parseBoolean(String.valueOf(arguments.get(CACHE_DECODED)));
+        boolean cache = checkArguments(dir, arguments);
         try {
             Manifest manifest = Manifest.read(dir.resolve(Manifest.FILE_NAME));
+            checkOnlyParameterFile(dir, manifest);
             Digests.checkFile(dir.resolve(manifest.paramsFile()), manifest.paramsBytes(), manifest.paramsSha256());
             Block dense = denseBlock(manifest, model, dir, arguments);
             return withCodebookLayers(dense, manifest, cache);
         } catch (MalformedModelException e) {
             throw new IllegalArgumentException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Checks the {@code jlcm.*} arguments of a compressed directory: only the runtime keys apply (and
+     * the {@code jlcm.cache.*} records of cache entries); keys that choose how to compress are
+     * refused, since the weights are already compressed, and unknown keys are refused as typos.
+     *
+     * @return whether decoded weights are cached
+     */
+    private static boolean checkArguments(Path dir, Map<String, ?> arguments) {
+        for (String key : new java.util.TreeSet<>(arguments.keySet())) {
+            if (!key.startsWith("jlcm.") || key.equals(CACHE_DECODED) || key.startsWith(CACHE_RECORD_PREFIX)) {
+                continue;
+            }
+            throw new IllegalArgumentException(
+                    key
+                            + "="
+                            + arguments.get(key)
+                            + " does not apply to "
+                            + dir
+                            + ": its weights are already compressed (keys that choose how to compress apply to"
+                            + " float models loaded through CompressingBlockFactory); the keys of a compressed"
+                            + " directory are "
+                            + CACHE_DECODED);
+        }
+        Object value = arguments.get(CACHE_DECODED);
+        if (value == null) {
+            return false;
+        }
+        String text = String.valueOf(value).trim();
+        if (!text.equalsIgnoreCase("true") && !text.equalsIgnoreCase("false")) {
+            throw new IllegalArgumentException(
+                    "Invalid " + CACHE_DECODED + "=" + value + " for " + dir + ": expected true or false");
+        }
+        return Boolean.parseBoolean(text);
+    }
+
+    /**
+     * DJL reads the highest-numbered {@code <name>-NNNN.params} of a directory (or the one an {@code
+     * epoch} option names), not the manifest's: a directory with any other parameter file is refused,
+     * so that the file DJL reads is the one whose checksum was verified.
+     */
+    static void checkOnlyParameterFile(Path dir, Manifest manifest) throws IOException, MalformedModelException {
+        try (Stream<Path> files = Files.list(dir)) {
+            List<String> stray =
+                    files.map(p -> p.getFileName().toString())
+                            .filter(n -> n.endsWith(".params") && !n.equals(manifest.paramsFile()))
+                            .sorted()
+                            .collect(Collectors.toList());
+            if (!stray.isEmpty()) {
+                throw new MalformedModelException(
+                        dir
+                                + " holds "
+                                + String.join(", ", stray)
+                                + " besides the manifest's parameter file "
+                                + manifest.paramsFile()
+                                + "; DJL could load it instead of the verified file, so the directory is refused"
+                                + " (remove the other parameter files)");
+            }
         }
     }
 

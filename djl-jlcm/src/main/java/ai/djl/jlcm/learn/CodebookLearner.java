@@ -39,7 +39,7 @@ final class CodebookLearner {
         int rows = Math.toIntExact(shape.get(0));
         int cols = Math.toIntExact(shape.size() / rows);
         NeuronGrouping grouping =
-                NeuronGrouping.of(weight, rows, cols, Math.min(config.groups(), rows), config.seed());
+                NeuronGrouping.of(weight, rows, cols, CompressedWeight.groupsFor(config.groups(), shape), config.seed());
         return KMeansQuantizer.fit(
                 weight, importance, shape, config.bits(), config.mode(), grouping.groups(), grouping.groupOf());
     }

@@ -48,7 +48,7 @@ final class CompressedModelCache {
     static final String FORMAT = "1";
 
     /** The {@code serving.properties} key of an entry that records the SHA-256 of its cache key. */
-    static final String KEY_PROPERTY = "jlcm.cache.key";
+    static final String KEY_PROPERTY = JlcmBlockFactory.CACHE_RECORD_PREFIX + "key";
 
     private final Path dir;
     private final String dirSource;
@@ -235,7 +235,7 @@ final class CompressedModelCache {
             exporter.optArchitectureFactory(architectureFactory);
         }
         exporter.optServingProperty(KEY_PROPERTY, Digests.sha256(key));
-        record.forEach((k, v) -> exporter.optServingProperty("jlcm.cache." + k, v));
+        record.forEach((k, v) -> exporter.optServingProperty(JlcmBlockFactory.CACHE_RECORD_PREFIX + k, v));
         try {
             try {
                 tree.describeInput();

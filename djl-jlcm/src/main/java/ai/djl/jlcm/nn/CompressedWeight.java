@@ -2,6 +2,9 @@ package ai.djl.jlcm.nn;
 
 import ai.djl.ndarray.types.Shape;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.util.Arrays;
 
 /**
@@ -21,6 +24,8 @@ import java.util.Arrays;
  * id per neuron bit-packed at {@link #groupIdBits()} bits, codebooks and scales as float32.
  */
 public final class CompressedWeight {
+
+    private static final Logger logger = LoggerFactory.getLogger(CompressedWeight.class);
 
     /** The smallest supported index width. */
     public static final int MIN_BITS = 1;
@@ -119,6 +124,29 @@ public final class CompressedWeight {
             throw new IllegalArgumentException(
                     "bits must be between " + MIN_BITS + " and " + MAX_BITS + ", got " + bits);
         }
+    }
+
+    /**
+     * Returns the number of neuron groups a weight gets: the requested number, capped at its rows
+     * (a group holds at least one neuron). A cap is logged, since it raises the stored bits per
+     * weight above what the request implies.
+     *
+     * @param requested the requested groups, at least 1
+     * @param shape the dense weight shape
+     * @return {@code min(requested, rows)}
+     */
+    public static int groupsFor(int requested, Shape shape) {
+        long rows = shape.get(0);
+        if (requested <= rows) {
+            return requested;
+        }
+        logger.warn(
+                "{} neuron groups requested for a weight of shape {}, which has {} rows: using {} groups, one per row",
+                requested,
+                shape,
+                rows,
+                rows);
+        return (int) rows;
     }
 
     /**

@@ -155,7 +155,7 @@ public class ModelExporterTest {
             // manifest that does not match the tree: a layer path that does not exist
             Path mismatch = copy(good, root.resolve("mismatch"));
             Path manifest = mismatch.resolve(Manifest.FILE_NAME);
-            Files.writeString(manifest, Files.readString(manifest).replace("\"04Linear\"", "\"09Linear\""));
+            Files.writeString(manifest, ManifestTest.resign(Files.readString(manifest).replace("\"04Linear\"", "\"09Linear\"")));
             assertLoadFails(mismatch, "09Linear");
 
             // manifest that says other bits than the parameter file holds: the layer is named
@@ -163,7 +163,7 @@ public class ModelExporterTest {
             manifest = bits.resolve(Manifest.FILE_NAME);
             String text = Files.readString(manifest);
             int at = text.indexOf("\"bits\": 3");
-            Files.writeString(manifest, text.substring(0, at) + "\"bits\": 2" + text.substring(at + 9));
+            Files.writeString(manifest, ManifestTest.resign(text.substring(0, at) + "\"bits\": 2" + text.substring(at + 9)));
             assertLoadFails(bits, "01Conv2d");
 
             // unreadable manifest
