@@ -34,4 +34,14 @@ final class Adam {
         float c2 = (float) (1 - Math.pow(BETA2, step));
         return mean.div(c1).div(variance.div(c2).sqrt().add(EPSILON)).mul(learningRate);
     }
+
+    /**
+     * Reorders the moments along axis 1 with the parameter's entries.
+     *
+     * @param order INT64, the new position of each entry as an index into the old ones
+     */
+    void permute(NDArray order) {
+        mean.subi(mean.sub(mean.gather(order, 1)));
+        variance.subi(variance.sub(variance.gather(order, 1)));
+    }
 }

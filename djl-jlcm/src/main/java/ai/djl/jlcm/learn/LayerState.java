@@ -32,6 +32,7 @@ final class LayerState {
     private final NDArray rowBook;
     private final NDArray rowGroup;
     private final NDArray initIndex;
+    private final NDArray positions;
     private final Adam codebookAdam;
     private final Adam scaleAdam;
     private final Adam latentAdam;
@@ -66,6 +67,7 @@ final class LayerState {
         NDArray w = m.create(weight, new Shape(rows, cols));
         latent = scales == null ? w : w.div(scales.take(m, rowGroup).expandDims(1));
         latent.setRequiresGradient(true);
+        positions = m.arange(0, codewords, 1, DataType.INT64).expandDims(0).repeat(0, init.codebookCount());
         codebookAdam = new Adam(codebook, config.codebookRate() * rms(codebook));
         scaleAdam = scales == null ? null : new Adam(scales, config.scaleRate() * scales.mean().getFloat());
         latentAdam = new Adam(latent, config.latentRate() * meanSpacing());
@@ -109,7 +111,9 @@ final class LayerState {
                 break;
             case SOFT:
                 NDArray rows = codebook.get(rowBook).expandDims(1);
-                float tau = config.softTemperature() * meanSpacing();
+                float spacing = meanSpacing();
+                // a constant codebook (an all-zero layer) has no spacing; any temperature gives its value
+                float tau = config.softTemperature() * (spacing > 0 ? spacing : 1f);
                 NDArray logits = latent.expandDims(2).sub(rows).square().div(-tau * tau);
                 w = logits.softmax(2).mul(rows).sum(new int[] {2});
                 break;
@@ -159,13 +163,30 @@ final class LayerState {
                 latent.subi(delta);
             }
         }
-        NDArray sorted = codebook.sort(1);
-        codebook.subi(codebook.sub(sorted));
+        sortCodebooks();
         for (NDArray a : new NDArray[] {codebook, scales, latent}) {
             if (a != null) {
                 NDArray g = a.getGradient();
                 g.subi(g);
             }
+        }
+    }
+
+    /**
+     * Keeps each codebook sorted ascending (the proximal step's neighbours are adjacent indices):
+     * codewords that crossed are swapped back into order together with their Adam moments and, for
+     * frozen mappings, the indices that point at them.
+     */
+    private void sortCodebooks() {
+        NDArray order = codebook.argSort(1);
+        if (order.eq(positions).all().getBoolean()) {
+            return;
+        }
+        codebook.subi(codebook.sub(codebook.gather(order, 1)));
+        codebookAdam.permute(order);
+        if (!learnsMapping()) {
+            NDArray rank = order.argSort(1);
+            initIndex.subi(initIndex.sub(rank.get(rowBook).gather(initIndex, 1)));
         }
     }
 

@@ -257,6 +257,14 @@ public class CodebookLinear extends Linear implements CodebookBlock {
                 throw new IllegalArgumentException(
                         "Layer " + layerName + ": a linear weight is 2-D, got " + weight.getShape());
             }
+            if (biasArray != null && !bias) {
+                throw new IllegalArgumentException(
+                        "Layer " + layerName + ": optBiasArray gives a bias, optBias(false) removes it; use one");
+            }
+            if (biasArray != null && !biasArray.getShape().equals(new Shape(weight.getShape().get(0)))) {
+                throw new IllegalArgumentException(
+                        "Layer " + layerName + ": the bias must be (" + weight.getShape().get(0) + "), got " + biasArray.getShape());
+            }
             return new CodebookLinear(this);
         }
     }

@@ -71,10 +71,10 @@ public final class CompressedWeight {
         this.bits = bits;
         this.mode = mode;
         this.groups = groups;
-        this.groupOf = groupOf;
-        this.codebooks = codebooks;
-        this.scales = scales;
-        this.indices = indices;
+        this.groupOf = groupOf.clone();
+        this.codebooks = codebooks.clone();
+        this.scales = scales == null ? null : scales.clone();
+        this.indices = indices.clone();
         int rows = rows();
         if (groups < 1 || groups > rows) {
             throw new IllegalArgumentException(

@@ -1,0 +1,60 @@
+package ai.djl.jlcm.learn;
+
+import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.jlcm.nn.CompressedWeight;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+
+import org.testng.Assert;
+import org.testng.annotations.Test;
+
+public class LayerStateTest {
+
+    private static LearningConfig config(MappingUpdate mapping) {
+        return new LearningConfig(1, 1, CodebookMode.MULTI, mapping, 0, 0.05f, 1e-3f, 0.02f, 1f, true, 0.5f, 0.01f, 0);
+    }
+
+    /**
+     * Codewords that cross while learning are re-sorted: with frozen mappings every weight must keep
+     * its codeword (and its Adam moments), not take the one that moved into its position.
+     */
+    @Test
+    public void frozenMappingsFollowTheirCodewordsWhenCodewordsCross() {
+        Shape shape = new Shape(2, 4);
+        // row 0 maps to codeword 0 (value 0), row 1 to codeword 1 (value 1); the targets swap them
+        int[] indices = {0, 0, 0, 0, 1, 1, 1, 1};
+        float[] target = {2, 2, 2, 2, -1, -1, -1, -1};
+        CompressedWeight init =
+                new CompressedWeight(shape, 1, CodebookMode.MULTI, 1, new int[] {0, 0}, new float[] {0, 1}, null, indices);
+        try (NDManager m = NDManager.newBaseManager()) {
+            LayerState s = new LayerState(m, init, new float[] {0, 0, 0, 0, 1, 1, 1, 1}, config(MappingUpdate.FROZEN));
+            NDArray t = m.create(target, shape);
+            for (int step = 0; step < 400; step++) {
+                NDArray index = s.mapping();
+                try (GradientCollector gc = m.getEngine().newGradientCollector()) {
+                    gc.backward(s.trainingWeight(index).sub(t).square().sum());
+                }
+                s.update(index);
+            }
+            float[] learned = s.hardWeight(s.mapping()).toFloatArray();
+            Assert.assertEquals(learned, target, 0.05f);
+            CompressedWeight w = s.snapshot(s.mapping()).toWeight(init);
+            Assert.assertEquals(w.decode(), target, 0.05f);
+        }
+    }
+
+    /** An all-zero layer has a constant codebook (no spacing): SOFT must not divide by zero. */
+    @Test
+    public void softAssignmentOfAConstantCodebookIsFinite() {
+        Shape shape = new Shape(2, 4);
+        CompressedWeight init =
+                new CompressedWeight(shape, 1, CodebookMode.MULTI, 1, new int[] {0, 0}, new float[] {0, 0}, null, new int[8]);
+        try (NDManager m = NDManager.newBaseManager()) {
+            LayerState s = new LayerState(m, init, new float[8], config(MappingUpdate.SOFT));
+            float[] w = s.trainingWeight(s.mapping()).toFloatArray();
+            Assert.assertEquals(w, new float[8], 0f);
+        }
+    }
+}
