@@ -4,6 +4,7 @@ import ai.djl.jlcm.transform.BlockTree;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 
@@ -17,8 +18,11 @@ import java.util.List;
  * same arrays (and so can be learned from one recording, since none feeds another).
  *
  * <p>The first batch runs the whole tree and counts the calls of member 0 and of the members that
- * share its inputs; each later batch ends as soon as that many calls have been seen, so the part of
- * the network after the recorded blocks is not run.
+ * share its inputs; each later batch of the same input shapes ends as soon as that many calls have
+ * been seen, so the part of the network after the recorded blocks is not run. A batch of other
+ * shapes (a shorter last batch, another sequence length) may call a layer another number of times,
+ * so it runs whole. A network whose number of calls depends on the input values, not only on their
+ * shapes, is not supported by this shortcut.
  */
 final class CalibrationPass {
 
@@ -28,6 +32,8 @@ final class CalibrationPass {
     private final int[] callsPerBatch;
     private final boolean[] sharing;
     private boolean firstBatch = true;
+    private boolean stopEarly;
+    private List<Shape> firstShapes;
     private int calls;
     private int expected;
 
@@ -150,7 +156,7 @@ final class CalibrationPass {
         received.get(member).addAll(inputs);
         if (firstBatch) {
             callsPerBatch[member]++;
-        } else if (counted(member) && ++calls == expected) {
+        } else if (stopEarly && counted(member) && ++calls == expected) {
             throw Complete.INSTANCE;
         }
     }
@@ -162,6 +168,11 @@ final class CalibrationPass {
     private void run(Block runner, Iterable<NDList> batches) {
         for (NDList batch : batches) {
             calls = 0;
+            List<Shape> shapes = batch.getShapes() == null ? List.of() : List.of(batch.getShapes());
+            if (firstBatch) {
+                firstShapes = shapes;
+            }
+            stopEarly = !firstBatch && shapes.equals(firstShapes);
             try (NDManager step = manager.newSubManager()) {
                 try {
                     runner.forward(new ParameterStore(step, false), InputRecorder.copy(batch, step), false);

@@ -87,4 +87,50 @@ public class CalibrationPassTest {
             }
         }
     }
+
+    /** Calls its child once per pair of rows: how often depends on the batch's shape. */
+    private static final class PerPair extends ai.djl.nn.AbstractBlock {
+        private final ai.djl.nn.Block child;
+
+        PerPair(ai.djl.nn.Block child) {
+            this.child = addChildBlock("Linear", child);
+        }
+
+        @Override
+        protected NDList forwardInternal(
+                ParameterStore ps, NDList inputs, boolean training, ai.djl.util.PairList<String, Object> params) {
+            NDArray x = inputs.head();
+            NDList parts = new NDList();
+            for (long r = 0; r < x.getShape().get(0); r += 2) {
+                parts.add(child.forward(ps, new NDList(x.get(r + ":" + (r + 2))), training).head());
+            }
+            return new NDList(NDArrays.concat(parts));
+        }
+
+        @Override
+        public Shape[] getOutputShapes(Shape[] inputShapes) {
+            return child.getOutputShapes(inputShapes);
+        }
+
+        @Override
+        protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+            child.initialize(manager, dataType, inputShapes);
+        }
+    }
+
+    /** A batch of another shape than the first may call the layer more often: it is not cut short. */
+    @Test
+    public void batchesOfAnotherShapeRunWhole() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            PerPair net = new PerPair(Linear.builder().setUnits(3).build());
+            net.initialize(m, DataType.FLOAT32, new Shape(2, 6));
+            List<NDList> data = new ArrayList<>();
+            for (int rows : new int[] {2, 6, 4, 2}) {
+                data.add(new NDList(m.randomNormal(new Shape(rows, 6))));
+            }
+            List<NDArray> recorded = SequentialCompressor.record(net, "01Linear", net, data, m);
+            Assert.assertEquals(recorded.size(), 1 + 3 + 2 + 1, "every call of every batch is recorded");
+            Assert.assertEquals(recorded.get(3).toFloatArray(), data.get(1).head().get("4:6").toFloatArray());
+        }
+    }
 }
