@@ -188,22 +188,25 @@ final class CompressOnLoadBlock extends AbstractBlock {
         return KMeansQuantizer.builder().optGroups(config.groups).optMode(config.mode).build();
     }
 
+    private Jlcm jlcm() {
+        return Jlcm.builder()
+                .optBits(config.bits)
+                .optGroups(config.groups)
+                .optMode(config.mode)
+                .optSteps(config.steps)
+                .optSeed(config.seed)
+                .optLayerTypes(config.layerTypes())
+                .optPathFilter(config.pathFilter())
+                .optMinWeights(config.minWeights)
+                .build();
+    }
+
     /** Compresses the loaded float tree in place and frees the replaced float weights. */
     private void compress(Block tree, NDManager manager) throws IOException {
         Set<Block> before = Collections.newSetFromMap(new IdentityHashMap<>());
         before.addAll(BlockTree.of(tree).blocks().values());
         if (config.method == Method.JLCM) {
-            Jlcm jlcm =
-                    Jlcm.builder()
-                            .optBits(config.bits)
-                            .optGroups(config.groups)
-                            .optMode(config.mode)
-                            .optSteps(config.steps)
-                            .optSeed(config.seed)
-                            .optLayerTypes(config.layerTypes())
-                            .optPathFilter(config.pathFilter())
-                            .optMinWeights(config.minWeights)
-                            .build();
+            Jlcm jlcm = jlcm();
             try (NDManager m = manager.newSubManager()) {
                 Iterable<NDList> batches = calibration != null ? calibration : readCalibration(m);
                 jlcm.compress(tree, batches, m);
@@ -259,9 +262,7 @@ final class CompressOnLoadBlock extends AbstractBlock {
     private Map<String, String> keyRecord(String sourceSha) throws IOException {
         Map<String, String> record = new LinkedHashMap<>();
         record.put("format", CompressedModelCache.FORMAT);
-        Package p = CompressingBlockFactory.class.getPackage();
-        String version = p == null ? null : p.getImplementationVersion();
-        record.put("library", version == null ? "unversioned" : version);
+        record.put("library", LibraryFingerprint.get());
         record.put("source", sourceSha);
         record.put("architecture", Digests.sha256(architecture(dense)));
         for (String line : config.canonical().split("\n")) {
@@ -269,6 +270,8 @@ final class CompressOnLoadBlock extends AbstractBlock {
             record.put("config." + line.substring(0, eq), line.substring(eq + 1));
         }
         if (config.method == Method.JLCM) {
+            // every learning setting, defaults included: a changed default must not reuse an entry
+            record.put("learning", jlcm().getConfig().toString());
             record.put("calibration", calibrationFile != null ? Digests.sha256(calibrationFile) : hash(calibration));
         }
         return record;

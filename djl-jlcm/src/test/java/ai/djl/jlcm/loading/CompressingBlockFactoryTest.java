@@ -318,8 +318,14 @@ public class CompressingBlockFactoryTest {
             Assert.assertEquals(predict(model), first, 0f);
         }
         Assert.assertEquals(entries(cache).size(), 1);
-        Assert.assertTrue(
-                Files.readString(entries(cache).get(0).resolve("serving.properties")).contains("jlcm.cache.config.method=jlcm"));
+        String record = Files.readString(entries(cache).get(0).resolve("serving.properties"));
+        Assert.assertTrue(record.contains("jlcm.cache.config.method=jlcm"), record);
+        // every learning setting and the code itself are in the key, not only the jlcm.* keys
+        java.util.Properties recorded = new java.util.Properties();
+        recorded.load(new java.io.StringReader(record));
+        String learning = recorded.getProperty("jlcm.cache.learning");
+        Assert.assertTrue(learning.contains("mapping=PROXIMAL") && learning.contains("dampening=0.01"), learning);
+        Assert.assertTrue(recorded.getProperty("jlcm.cache.library").matches("\\S+ sha256:[0-9a-f]{64}"), record);
 
         // the same from serving.properties, with the inputs in an NDList file of the model directory
         Path dir = root.resolve("float-calibrated");
