@@ -45,8 +45,10 @@ public final class Jlcm {
     private final CodebookTransformer selection;
     private final LearningConfig config;
     private final Predicate<String> units;
+    private final boolean deterministic;
 
     private Jlcm(Builder b) {
+        deterministic = b.deterministic;
         CodebookTransformer.Builder select =
                 CodebookTransformer.builder()
                         .setQuantizer(new RtnQuantizer())
@@ -132,7 +134,12 @@ public final class Jlcm {
      * @return the per-layer report
      */
     public JlcmReport compress(Block block, Iterable<NDList> calibration, NDManager manager) {
-        return new SequentialCompressor(selection, config, units).compress(block, calibration, manager);
+        if (!deterministic) {
+            return new SequentialCompressor(selection, config, units).compress(block, calibration, manager);
+        }
+        try (SingleThreadedEngine hold = SingleThreadedEngine.hold(manager.getEngine())) {
+            return new SequentialCompressor(selection, config, units).compress(block, calibration, manager);
+        }
     }
 
     /** Builds a {@link Jlcm}. */
@@ -155,8 +162,23 @@ public final class Jlcm {
         private Predicate<String> pathFilter = p -> true;
         private long minWeights;
         private Predicate<String> units = p -> false;
+        private boolean deterministic;
 
         Builder() {}
+
+        /**
+         * Makes compression bit-reproducible (default false): the same model, calibration data, seed
+         * and settings give byte-identical parameters. The engine then runs its operations on one
+         * thread during {@code compress} (process-wide; PyTorch engine only), which is slower on a
+         * machine with several cores.
+         *
+         * @param deterministic whether to compress deterministically
+         * @return this builder
+         */
+        public Builder optDeterministic(boolean deterministic) {
+            this.deterministic = deterministic;
+            return this;
+        }
 
         /**
          * Learns the layers inside some blocks together, against the block's output (block-wise

@@ -13,6 +13,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.io.StringWriter;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -170,8 +171,13 @@ public final class ModelExporter {
         p.setProperty("blockFactory", JlcmBlockFactory.class.getName());
         p.setProperty("option.modelName", name);
         servingProperties.forEach(p::setProperty);
+        StringWriter text = new StringWriter();
+        p.store(text, null);
+        // Properties.store writes the date as a first comment: drop it, so that equal models give equal files
+        String body = text.toString().replaceFirst("\\A#[^\n]*\n", "");
         try (Writer w = Files.newBufferedWriter(file, StandardCharsets.ISO_8859_1)) {
-            p.store(w, "DJL model directory written by djl-jlcm");
+            w.write("#DJL model directory written by djl-jlcm\n");
+            w.write(body);
         }
     }
 

@@ -81,6 +81,9 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--end-to-end", description = "jlcm: learn all layers together against the network's output instead of layer by layer")
     boolean endToEnd;
 
+    @Option(names = "--deterministic", description = "jlcm: bit-reproducible compression (the engine runs on one thread while compressing)")
+    boolean deterministic;
+
     @Option(names = "--calibration-samples", description = "jlcm calibration images from the training set (default: ${DEFAULT-VALUE})")
     int calibrationSamples = 512;
 
@@ -208,6 +211,7 @@ final class DemoCommand implements Callable<Integer> {
                             .optEdgePhi(edgePhi)
                             .optPhiOnStep(!phiOnGradient)
                             .optReconstructionUnits(endToEnd ? String::isEmpty : p -> false)
+                            .optDeterministic(deterministic)
                             .build()
                             .compress(model, calibration);
             return report.layers().size();
