@@ -46,9 +46,11 @@ public final class Jlcm {
     private final LearningConfig config;
     private final Predicate<String> units;
     private final boolean deterministic;
+    private final boolean staged;
 
     private Jlcm(Builder b) {
         deterministic = b.deterministic;
+        staged = b.staged;
         CodebookTransformer.Builder select =
                 CodebookTransformer.builder()
                         .setQuantizer(new RtnQuantizer())
@@ -135,10 +137,10 @@ public final class Jlcm {
      */
     public JlcmReport compress(Block block, Iterable<NDList> calibration, NDManager manager) {
         if (!deterministic) {
-            return new SequentialCompressor(selection, config, units).compress(block, calibration, manager);
+            return new SequentialCompressor(selection, config, units, staged).compress(block, calibration, manager);
         }
         try (SingleThreadedEngine hold = SingleThreadedEngine.hold(manager.getEngine())) {
-            return new SequentialCompressor(selection, config, units).compress(block, calibration, manager);
+            return new SequentialCompressor(selection, config, units, staged).compress(block, calibration, manager);
         }
     }
 
@@ -163,8 +165,24 @@ public final class Jlcm {
         private long minWeights;
         private Predicate<String> units = p -> false;
         private boolean deterministic;
+        private boolean staged = true;
 
         Builder() {}
+
+        /**
+         * Walks the model stage by stage (default true): calibration activations are held at the
+         * current stage's input and each recording runs that stage only. Stages are those of an
+         * {@link ai.djl.jlcm.pipeline.StagedBlock}, the children of a {@code SequentialBlock}, or the
+         * whole model. With false, every recording pass runs from the model's input (the same
+         * result, at a cost that grows with the square of the depth).
+         *
+         * @param staged whether to compress stage by stage
+         * @return this builder
+         */
+        public Builder optStaged(boolean staged) {
+            this.staged = staged;
+            return this;
+        }
 
         /**
          * Makes compression bit-reproducible (default false): the same model, calibration data, seed

@@ -87,24 +87,26 @@ final class CalibrationPass {
     }
 
     /**
-     * Runs the batches through {@code root} with a recorder in place of the unit at {@code path},
+     * Runs the batches through {@code runner} with a recorder in place of the unit at {@code path},
      * then puts the unit back.
      *
      * @param root the root block
      * @param path the unit's path (not empty)
      * @param unit the unit
-     * @param batches the input batches of the root
+     * @param runner the block to run the batches through (the root, or a stage holding the unit)
+     * @param batches the input batches of {@code runner}
      * @param manager the manager that owns the recorded copies
      * @return the unit's recorded input lists
      */
-    static List<NDList> ofUnit(Block root, String path, Block unit, Iterable<NDList> batches, NDManager manager) {
+    static List<NDList> ofUnit(
+            Block root, String path, Block unit, Block runner, Iterable<NDList> batches, NDManager manager) {
         CalibrationPass pass = new CalibrationPass(manager, 1);
         Block recorder = InputRecorder.wrapUnit(unit, pass);
         BlockTree tree = BlockTree.of(root);
         tree.checkReplaceable(unit, recorder, path);
         tree.replace(unit, recorder);
         try {
-            pass.run(root, batches);
+            pass.run(runner, batches);
         } finally {
             BlockTree.of(root).replace(recorder, unit);
         }

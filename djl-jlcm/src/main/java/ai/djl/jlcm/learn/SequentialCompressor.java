@@ -3,6 +3,8 @@ package ai.djl.jlcm.learn;
 import ai.djl.jlcm.codebook.WeightQuantizer;
 import ai.djl.jlcm.nn.CodebookBlock;
 import ai.djl.jlcm.nn.CompressedWeight;
+import ai.djl.jlcm.pipeline.Stage;
+import ai.djl.jlcm.pipeline.Stages;
 import ai.djl.jlcm.transform.BlockTree;
 import ai.djl.jlcm.transform.CodebookTransformer;
 import ai.djl.jlcm.transform.ReplacedLayer;
@@ -29,12 +31,15 @@ import java.util.Map;
 import java.util.function.Predicate;
 
 /**
- * Compresses the selected layers of a block tree in network order. Each layer (or each
- * reconstruction unit: a block holding several selected layers, learned together) has its inputs
- * recorded twice on the calibration data, from the network whose earlier layers are already
- * compressed (X̃) and from the float network (X, with the earlier layers swapped back for the pass);
- * it is learned against the float output on X, and codebook blocks are put in place. Only one
- * layer's or unit's activations are held at a time.
+ * Compresses the selected layers of a block tree in network order, stage by stage ({@link
+ * Stages#of(Block)}: a {@link ai.djl.jlcm.pipeline.StagedBlock}'s stages, a {@code SequentialBlock}'s
+ * children, or the whole model as one stage). Calibration activations are held only at the current
+ * stage's input, as two streams: X̃ from the stages already compressed and X from the float stages.
+ * Each layer (or reconstruction unit: a block holding several selected layers, learned together) of
+ * the stage has its inputs recorded from those streams by running the stage only (the earlier layers
+ * of the stage swapped back to float for X), is learned against the float output on X, and is
+ * replaced by a codebook block. Both streams then advance through the stage, and the float originals
+ * that no later stage runs are freed.
  */
 public final class SequentialCompressor {
 
@@ -43,6 +48,7 @@ public final class SequentialCompressor {
     private final CodebookTransformer selection;
     private final LearningConfig config;
     private final Predicate<String> units;
+    private final boolean staged;
 
     /**
      * Creates a compressor.
@@ -52,18 +58,22 @@ public final class SequentialCompressor {
      * @param units accepts the paths of blocks to use as reconstruction units (the outermost accepted
      *     block on a layer's path is its unit; the root's path is empty); layers in no unit are
      *     learned one by one
+     * @param staged whether to walk the model's stages ({@link Stages#of(Block)}) with activations
+     *     held at stage boundaries, or to run every recording pass from the network's input
      */
-    public SequentialCompressor(CodebookTransformer selection, LearningConfig config, Predicate<String> units) {
+    public SequentialCompressor(
+            CodebookTransformer selection, LearningConfig config, Predicate<String> units, boolean staged) {
         this.selection = selection;
         this.config = config;
         this.units = units;
+        this.staged = staged;
     }
 
     /**
-     * Compresses the selected layers of an initialized block tree in place.
+     * Compresses the selected layers of an initialized block tree in place, stage by stage.
      *
      * @param root the root block
-     * @param calibration unlabeled input batches, iterated a few times per layer or unit
+     * @param calibration unlabeled input batches of the root
      * @param manager the manager for temporary arrays
      * @return the per-layer report
      */
@@ -73,49 +83,238 @@ public final class SequentialCompressor {
         if (paths.isEmpty()) {
             throw new IllegalArgumentException("The layer selection matches no layer of the model");
         }
-        List<Map.Entry<String, List<String>>> work = new ArrayList<>(workItems(paths).entrySet());
-        Map<Block, Block> compressedToFloat = new LinkedHashMap<>();
+        List<Stage> stages = staged ? Stages.of(root) : List.of(Stages.whole(root));
+        if (stages.size() > 1 && unitSpansStages(paths, stages)) {
+            logger.info("A reconstruction unit spans several stages: compressing the model as one stage");
+            stages = List.of(Stages.whole(root));
+        }
+        List<List<String>> stagePaths = assign(paths, stages);
+        Progress progress = new Progress(root, paths, start);
+        Map<Block, Block> floatOf = new LinkedHashMap<>();
         List<LayerReport> reports = new ArrayList<>();
-        int done = 0;
+        NDManager streams = manager.newSubManager();
+        try {
+            List<NDList> compressedStream = list(calibration);
+            List<NDList> floatStream = compressedStream;
+            for (int s = 0; s < stages.size(); s++) {
+                Stage stage = stages.get(s);
+                // recordings run from this stage to the end, and stop once the layer has its inputs:
+                // a layer called only by a later stage (BERT's word table, the tied MLM decoder) is still seen
+                Block recorder = stages.size() == 1 ? root : new StageRunner(stages.subList(s, stages.size()));
+                Block runner = stages.size() == 1 ? root : new StageRunner(List.of(stage));
+                long stageStart = System.nanoTime();
+                reports.addAll(
+                        compressStage(root, stagePaths.get(s), recorder, compressedStream, floatStream, manager, floatOf, progress));
+                long learned = System.nanoTime();
+                if (s + 1 < stages.size()) {
+                    NDManager next = manager.newSubManager();
+                    List<NDList> nextCompressed = advance(runner, compressedStream, next);
+                    List<NDList> nextFloat;
+                    if (floatOf.isEmpty() && floatStream == compressedStream) {
+                        nextFloat = nextCompressed;
+                    } else {
+                        swap(root, floatOf, true);
+                        try {
+                            nextFloat = advance(runner, floatStream, next);
+                        } finally {
+                            swap(root, floatOf, false);
+                        }
+                    }
+                    streams.close();
+                    streams = next;
+                    compressedStream = nextCompressed;
+                    floatStream = nextFloat;
+                    release(floatOf, stages.subList(s + 1, stages.size()), root);
+                }
+                if (!stagePaths.get(s).isEmpty()) {
+                    logger.info(
+                            String.format(
+                                    Locale.ROOT,
+                                    "Stage %d/%d %s: %d layers, learned in %.1f s, streams advanced in %.1f s",
+                                    s + 1,
+                                    stages.size(),
+                                    stage.name(),
+                                    stagePaths.get(s).size(),
+                                    (learned - stageStart) / 1e9,
+                                    (System.nanoTime() - learned) / 1e9));
+                }
+            }
+        } finally {
+            streams.close();
+        }
+        return new JlcmReport(reports, (System.nanoTime() - start) / 1e9);
+    }
+
+    private boolean unitSpansStages(List<String> paths, List<Stage> stages) {
+        for (String path : paths) {
+            String unit = unitOf(path);
+            if (unit != null && stages.stream().noneMatch(s -> s.owns(unit))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The selected paths of each stage, in network order; every path must belong to one stage. */
+    private static List<List<String>> assign(List<String> paths, List<Stage> stages) {
+        List<List<String>> out = new ArrayList<>();
+        for (int i = 0; i < stages.size(); i++) {
+            out.add(new ArrayList<>());
+        }
+        for (String path : paths) {
+            int owner = -1;
+            for (int i = 0; i < stages.size(); i++) {
+                if (stages.get(i).owns(path)) {
+                    if (owner >= 0) {
+                        throw new IllegalArgumentException(
+                                "Layer '" + path + "' is owned by two stages: " + stages.get(owner).name() + " and " + stages.get(i).name());
+                    }
+                    owner = i;
+                }
+            }
+            if (owner < 0) {
+                throw new IllegalArgumentException("Layer '" + path + "' belongs to no stage of the model");
+            }
+            out.get(owner).add(path);
+        }
+        return out;
+    }
+
+    private static List<NDList> list(Iterable<NDList> batches) {
+        List<NDList> out = new ArrayList<>();
+        for (NDList b : batches) {
+            out.add(b);
+        }
+        if (out.isEmpty()) {
+            throw new IllegalArgumentException("The calibration data is empty");
+        }
+        return out;
+    }
+
+    /** Runs a stage on a stream's batches; the outputs are the next stage's inputs. */
+    private static List<NDList> advance(Block runner, List<NDList> batches, NDManager target) {
+        List<NDList> out = new ArrayList<>();
+        for (NDList batch : batches) {
+            try (NDManager step = target.newSubManager()) {
+                NDList y = runner.forward(new ParameterStore(step, false), InputRecorder.copy(batch, step), false);
+                out.add(InputRecorder.copy(y, target));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Forgets the float originals of compressed layers that no later stage runs, and frees their
+     * weights: they are not needed for the float stream any more.
+     */
+    private static void release(Map<Block, Block> floatOf, List<Stage> later, Block root) {
+        BlockTree tree = BlockTree.of(root);
+        Map<Block, String> pathOf = new java.util.IdentityHashMap<>();
+        tree.blocks().forEach((path, block) -> pathOf.put(block, path));
+        floatOf.entrySet().removeIf(e -> {
+            String path = pathOf.get(e.getKey());
+            for (Stage s : later) {
+                if (path != null && s.runs(path)) {
+                    return false;
+                }
+            }
+            // the weight only: the codebook block may hold the very same bias array
+            Parameter weight = e.getValue().getDirectParameters().get("weight");
+            if (weight.isInitialized()) {
+                weight.getArray().close();
+            }
+            return true;
+        });
+    }
+
+    /** Compresses the selected layers of one stage, from the stage's two input streams. */
+    private List<LayerReport> compressStage(
+            Block root,
+            List<String> paths,
+            Block runner,
+            List<NDList> compressedStream,
+            List<NDList> floatStream,
+            NDManager manager,
+            Map<Block, Block> floatOf,
+            Progress progress) {
+        List<Map.Entry<String, List<String>>> work = new ArrayList<>(workItems(paths).entrySet());
+        List<LayerReport> reports = new ArrayList<>();
         int next = 0;
         while (next < work.size()) {
             Map.Entry<String, List<String>> item = work.get(next);
             long itemStart = System.nanoTime();
             List<LayerReport> r;
             try (NDManager capture = manager.newSubManager()) {
+                Streams in = new Streams(runner, compressedStream, floatStream);
                 if (item.getKey().startsWith("layer:")) {
                     List<String> candidates = new ArrayList<>();
                     for (int i = next; i < work.size() && work.get(i).getKey().startsWith("layer:"); i++) {
                         candidates.add(work.get(i).getValue().get(0));
                     }
-                    r = compressLayers(root, candidates, calibration, capture, compressedToFloat);
+                    r = compressLayers(root, candidates, in, capture, floatOf);
                     next += r.size();
                 } else {
-                    r = compressUnit(root, item.getKey().substring(5), item.getValue(), calibration, capture, compressedToFloat);
+                    r = compressUnit(root, item.getKey().substring(5), item.getValue(), in, capture, floatOf);
                     next++;
                 }
             }
             double seconds = (System.nanoTime() - itemStart) / 1e9;
             for (LayerReport l : r) {
-                reports.add(withSeconds(l, seconds / r.size()));
-                done++;
-                double elapsed = (System.nanoTime() - start) / 1e9;
-                logger.info(
-                        String.format(
-                                Locale.ROOT,
-                                "[%d/%d] %s %s: error %.5f (k-means) -> %.5f (learned, step %d), %.0f%% codewords used, ETA %.0f s",
-                                done,
-                                paths.size(),
-                                l.path(),
-                                l.shape(),
-                                l.initError(),
-                                l.learnedError(),
-                                l.bestStep(),
-                                100 * l.codewordUsage(),
-                                elapsed / done * (paths.size() - done)));
+                LayerReport timed = withSeconds(l, seconds / r.size());
+                reports.add(timed);
+                progress.done(timed);
             }
         }
-        return new JlcmReport(reports, (System.nanoTime() - start) / 1e9);
+        return reports;
+    }
+
+    /** A stage's runner and its two input streams; the float one is the compressed one until they part. */
+    private record Streams(Block runner, List<NDList> compressed, List<NDList> floats) {
+        boolean same() {
+            return compressed == floats;
+        }
+    }
+
+    /** Progress with an ETA from the weights done and left (layers differ in size by 100x in BERT). */
+    private static final class Progress {
+        private final long start;
+        private final long totalWeights;
+        private final int totalLayers;
+        private long doneWeights;
+        private int doneLayers;
+
+        Progress(Block root, List<String> paths, long start) {
+            this.start = start;
+            BlockTree tree = BlockTree.of(root);
+            long total = 0;
+            for (String p : paths) {
+                total += tree.get(p).getDirectParameters().get("weight").getArray().size();
+            }
+            totalWeights = total;
+            totalLayers = paths.size();
+        }
+
+        void done(LayerReport l) {
+            doneLayers++;
+            doneWeights += l.shape().size();
+            double elapsed = (System.nanoTime() - start) / 1e9;
+            double eta = elapsed / doneWeights * (totalWeights - doneWeights);
+            logger.info(
+                    String.format(
+                            Locale.ROOT,
+                            "[%d/%d, %.0f%% of weights] %s %s: error %.5f (k-means) -> %.5f (learned, step %d), %.0f%% codewords used, %.1f s, ETA %.0f s",
+                            doneLayers,
+                            totalLayers,
+                            100.0 * doneWeights / totalWeights,
+                            l.path(),
+                            l.shape(),
+                            l.initError(),
+                            l.learnedError(),
+                            l.bestStep(),
+                            100 * l.codewordUsage(),
+                            l.seconds(),
+                            eta));
+        }
     }
 
     /** Keys "layer:PATH" for single layers and "unit:PATH" for units, in network order. */
@@ -151,22 +350,18 @@ public final class SequentialCompressor {
      * their number says how many candidates were done.
      */
     private List<LayerReport> compressLayers(
-            Block root,
-            List<String> candidates,
-            Iterable<NDList> calibration,
-            NDManager capture,
-            Map<Block, Block> compressedToFloat) {
-        CalibrationPass pass = CalibrationPass.ofLayers(root, candidates, root, calibration, capture);
+            Block root, List<String> candidates, Streams in, NDManager capture, Map<Block, Block> compressedToFloat) {
+        CalibrationPass pass = CalibrationPass.ofLayers(root, candidates, in.runner(), in.compressed(), capture);
         List<String> together = new ArrayList<>();
         for (int i = 0; i < candidates.size() && (i == 0 || pass.sharesInputs(i)); i++) {
             together.add(candidates.get(i));
         }
         List<NDArray> compressedInputs = pass.recordedArrays();
         List<NDArray> floatInputs = compressedInputs;
-        if (!compressedToFloat.isEmpty()) {
+        if (!compressedToFloat.isEmpty() || !in.same()) {
             swap(root, compressedToFloat, true);
             try {
-                floatInputs = record(root, together.get(0), root, calibration, capture);
+                floatInputs = record(root, together.get(0), in.runner(), in.floats(), capture);
             } finally {
                 swap(root, compressedToFloat, false);
             }
@@ -191,16 +386,16 @@ public final class SequentialCompressor {
             Block root,
             String unitPath,
             List<String> paths,
-            Iterable<NDList> calibration,
+            Streams in,
             NDManager capture,
             Map<Block, Block> compressedToFloat) {
         Block unit = BlockTree.of(root).get(unitPath);
-        List<NDList> compressedInputs = recordUnit(root, unitPath, unit, calibration, capture);
+        List<NDList> compressedInputs = recordUnit(root, unitPath, unit, in.runner(), in.compressed(), capture);
         List<NDList> floatInputs = compressedInputs;
-        if (!compressedToFloat.isEmpty()) {
+        if (!compressedToFloat.isEmpty() || !in.same()) {
             swap(root, compressedToFloat, true);
             try {
-                floatInputs = recordUnit(root, unitPath, unit, calibration, capture);
+                floatInputs = recordUnit(root, unitPath, unit, in.runner(), in.floats(), capture);
             } finally {
                 swap(root, compressedToFloat, false);
             }
@@ -352,9 +547,9 @@ public final class SequentialCompressor {
 
     /** Returns the inputs a unit receives when the calibration data runs through the tree. */
     private static List<NDList> recordUnit(
-            Block root, String path, Block unit, Iterable<NDList> calibration, NDManager capture) {
+            Block root, String path, Block unit, Block runner, Iterable<NDList> calibration, NDManager capture) {
         if (!path.isEmpty()) {
-            return CalibrationPass.ofUnit(root, path, unit, calibration, capture);
+            return CalibrationPass.ofUnit(root, path, unit, runner, calibration, capture);
         }
         List<NDList> sink = new ArrayList<>();
         for (NDList batch : calibration) {

@@ -1,5 +1,7 @@
 package ai.djl.jlcm.examples.bert;
 
+import ai.djl.jlcm.pipeline.Stage;
+import ai.djl.jlcm.pipeline.StagedBlock;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -10,6 +12,9 @@ import ai.djl.nn.Block;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * BERT with its pooler and masked-LM head, built from DJL blocks: every dense layer is a {@link
@@ -40,7 +45,7 @@ import ai.djl.util.PairList;
  * only there. Outputs: MLM logits {@code (B, T, V)} (or {@code (B, I, V)}) and the pooled output
  * {@code (B, H)}.
  */
-public final class BertMlm extends AbstractBlock {
+public final class BertMlm extends AbstractBlock implements StagedBlock {
 
     private static final byte VERSION = 1;
 
@@ -103,6 +108,47 @@ public final class BertMlm extends AbstractBlock {
     @Override
     protected NDList forwardInternal(
             ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        NDList embedded = embed(ps, inputs, training);
+        NDList encoded = new NDList(encoder.forward(ps, embedded.subNDList(0, 2), training).head());
+        encoded.addAll(embedded.subNDList(1));
+        return head(ps, encoded, training);
+    }
+
+    /**
+     * Returns the stages: {@code embeddings} (token ids, type ids, mask [, masked positions] → hidden
+     * states, attention bias [, positions]), each {@code encoder/layer_NN} (the same three lists
+     * through), and the head ({@code pooler} and {@code cls} → logits, pooled output). The word table
+     * {@code embeddings/word_embeddings} is owned by the embeddings stage and also run by the head as
+     * the tied MLM decoder, so it is compressed first (from the head's inputs) and its float original
+     * is kept for the float stream until the head is done.
+     *
+     * @return the stages
+     */
+    @Override
+    public List<Stage> stages() {
+        List<Stage> stages = new ArrayList<>();
+        stages.add(new Stage("embeddings", List.of("embeddings"), List.of(), this::embed));
+        int layers = encoder.getChildren().size();
+        for (int i = 0; i < layers; i++) {
+            String key = BertEncoder.layerKey(i);
+            int index = i;
+            stages.add(
+                    new Stage(
+                            "encoder/" + key,
+                            List.of("encoder/" + key),
+                            List.of(),
+                            (ps, in, training) -> {
+                                Block layer = encoder.getChildren().get(index).getValue();
+                                NDList out = new NDList(layer.forward(ps, new NDList(in.get(0), in.get(1)), training).head());
+                                out.addAll(in.subNDList(1));
+                                return out;
+                            }));
+        }
+        stages.add(new Stage("head", List.of("pooler", "cls"), List.of("embeddings/word_embeddings"), this::head));
+        return stages;
+    }
+
+    private NDList embed(ParameterStore ps, NDList inputs, boolean training) {
         if (inputs.size() < 3 || inputs.size() > 4) {
             throw new IllegalArgumentException(
                     "BERT expects token ids, type ids, attention mask [, masked positions], got "
@@ -118,10 +164,16 @@ public final class BertMlm extends AbstractBlock {
         NDArray mask = inputs.get(2).toType(DataType.FLOAT32, false);
         NDArray bias = mask.neg().add(1f).mul(-10000f).reshape(b, 1, 1, t);
         NDArray h = embeddingsBlock.forward(ps, new NDList(ids, inputs.get(1)), training).head();
-        h = encoder.forward(ps, new NDList(h, bias), training).head();
+        NDList out = new NDList(h, bias);
+        out.addAll(inputs.subNDList(3));
+        return out;
+    }
+
+    private NDList head(ParameterStore ps, NDList inputs, boolean training) {
+        NDArray h = inputs.get(0);
         NDArray first = h.get(":, 0, :");
         NDArray pooled = pooler.forward(ps, new NDList(first), training).head().tanh();
-        NDList headIn = inputs.size() == 4 ? new NDList(h, inputs.get(3)) : new NDList(h);
+        NDList headIn = inputs.size() == 3 ? new NDList(h, inputs.get(2)) : new NDList(h);
         NDArray logits = cls.forward(ps, headIn, training).head();
         return new NDList(logits, pooled);
     }

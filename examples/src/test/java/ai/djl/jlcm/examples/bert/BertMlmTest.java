@@ -22,6 +22,7 @@ import ai.djl.repository.zoo.ZooModel;
 import ai.djl.translate.NoopTranslator;
 import ai.djl.training.ParameterStore;
 
+import java.util.List;
 import org.testng.Assert;
 import org.testng.annotations.AfterMethod;
 import org.testng.annotations.BeforeMethod;
@@ -349,6 +350,62 @@ public class BertMlmTest {
             // the tanh approximation is within 4.7e-4 of the exact form (at abs(x) = 2.7), not equal to it
             Assert.assertTrue(max > 1e-5 && max < 1e-3, "max |tanh - erf| = " + max);
             Assert.assertEquals(Gelu.gelu(x, Gelu.Form.ERF).toFloatArray(), erf);
+        }
+    }
+
+    private Map<String, ai.djl.jlcm.nn.CompressedWeight> jlcm(TensorBundle bundle, boolean staged) throws IOException {
+        try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
+                NDManager m = NDManager.newBaseManager()) {
+            List<NDList> calibration = List.of(inputs(m, ids(4, 10, 40, 1)), inputs(m, ids(4, 10, 40, 2)));
+            ai.djl.jlcm.Jlcm.builder()
+                    .optBits(2)
+                    .optGroups(2)
+                    .optSteps(8)
+                    .optStaged(staged)
+                    .optDeterministic(true)
+                    .build()
+                    .compress(model, calibration);
+            Map<String, ai.djl.jlcm.nn.CompressedWeight> out = new LinkedHashMap<>();
+            for (Map.Entry<String, Block> e : BlockTree.of(model.getBlock()).blocks().entrySet()) {
+                if (e.getValue() instanceof ai.djl.jlcm.nn.CodebookBlock) {
+                    out.put(e.getKey(), ((ai.djl.jlcm.nn.CodebookBlock) e.getValue()).getCodebookWeight().read());
+                }
+            }
+            return out;
+        }
+    }
+
+    @Test
+    public void theStagesComposeToTheForwardPass() throws IOException {
+        TensorBundle bundle = write(tiny.tensors);
+        try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
+                NDManager m = NDManager.newBaseManager()) {
+            BertMlm bert = (BertMlm) model.getBlock();
+            NDList in = inputs(m, ids(2, 9, 40, 3));
+            in.add(m.create(new long[] {1, 4, 2, 7}, new Shape(2, 2)));
+            ParameterStore ps = new ParameterStore(m, false);
+            NDList whole = bert.forward(ps, in, false);
+            NDList x = in;
+            for (ai.djl.jlcm.pipeline.Stage stage : bert.stages()) {
+                x = stage.forward().apply(ps, x, false);
+            }
+            Assert.assertEquals(bert.stages().size(), 2 + TinyBert.CONFIG.layers());
+            Assert.assertEquals(x.get(0).toFloatArray(), whole.get(0).toFloatArray(), 0f);
+            Assert.assertEquals(x.get(1).toFloatArray(), whole.get(1).toFloatArray(), 0f);
+        }
+    }
+
+    /** Stage by stage, the tied word table first (from the head's inputs), exactly as from the input. */
+    @Test
+    public void stagedJlcmGivesTheWeightsOfWholeNetworkRecording() throws IOException {
+        TensorBundle bundle = write(tiny.tensors);
+        Map<String, ai.djl.jlcm.nn.CompressedWeight> staged = jlcm(bundle, true);
+        Map<String, ai.djl.jlcm.nn.CompressedWeight> whole = jlcm(bundle, false);
+        Assert.assertEquals(staged.keySet(), whole.keySet());
+        Assert.assertTrue(staged.containsKey("embeddings/word_embeddings"), staged.keySet().toString());
+        for (String path : staged.keySet()) {
+            Assert.assertEquals(staged.get(path).getIndices(), whole.get(path).getIndices(), path);
+            Assert.assertEquals(staged.get(path).getCodebooks(), whole.get(path).getCodebooks(), path);
         }
     }
 }
