@@ -28,6 +28,8 @@ import java.util.Map;
 public class StagedCompressionTest {
 
     /** conv → relu → flatten → (linear → relu → linear, one stage of two layers) → relu → linear. */
+    private static ai.djl.jlcm.learn.JlcmReport lastReport;
+
     private static Map<String, CompressedWeight> compress(boolean staged, String mappingOrUnit) {
         try (Model model = Model.newInstance("staged", "PyTorch");
                 NDManager data = NDManager.newBaseManager()) {
@@ -56,7 +58,7 @@ public class StagedCompressionTest {
             if ("unit".equals(mappingOrUnit)) {
                 b.optReconstructionUnits("04SequentialBlock"::equals);
             }
-            b.build().compress(model, calibration);
+            lastReport = b.build().compress(model, calibration);
             Map<String, CompressedWeight> weights = new LinkedHashMap<>();
             for (Map.Entry<String, Block> e : BlockTree.of(model.getBlock()).blocks().entrySet()) {
                 if (e.getValue() instanceof CodebookBlock) {
@@ -85,5 +87,18 @@ public class StagedCompressionTest {
     @Test
     public void aUnitInsideAStageGivesTheSameWeightsStaged() {
         assertSame(compress(true, "unit"), compress(false, "unit"));
+    }
+
+    @Test
+    public void theReportHasEveryStageWithItsLayers() {
+        compress(true, "layers");
+        List<Integer> layers = new ArrayList<>();
+        for (ai.djl.jlcm.learn.StageReport s : lastReport.stages()) {
+            layers.add(s.layers());
+            Assert.assertTrue(s.recordSeconds() >= 0 && s.learnSeconds() >= 0 && s.propagateSeconds() >= 0, s.toString());
+        }
+        Assert.assertEquals(layers, List.of(1, 0, 0, 2, 0, 1));
+        Assert.assertEquals(lastReport.stages().get(3).name(), "04SequentialBlock");
+        Assert.assertTrue(lastReport.stages().get(5).peakResidentBytes() > 0);
     }
 }

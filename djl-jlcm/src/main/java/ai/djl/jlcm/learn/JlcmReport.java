@@ -6,18 +6,21 @@ import java.util.List;
  * What calibrated compression did to a model.
  *
  * @param layers one report per compressed layer, in network order
+ * @param stages one report per stage of the model, in order
  * @param seconds the total time
  */
-public record JlcmReport(List<LayerReport> layers, double seconds) {
+public record JlcmReport(List<LayerReport> layers, List<StageReport> stages, double seconds) {
 
     /**
      * Creates a report.
      *
      * @param layers the layer reports
+     * @param stages the stage reports
      * @param seconds the total time
      */
     public JlcmReport {
         layers = List.copyOf(layers);
+        stages = List.copyOf(stages);
     }
 
     /**

@@ -3,6 +3,7 @@ package ai.djl.jlcm.learn;
 import ai.djl.jlcm.codebook.WeightQuantizer;
 import ai.djl.jlcm.nn.CodebookBlock;
 import ai.djl.jlcm.nn.CompressedWeight;
+import ai.djl.jlcm.pipeline.ResidentMemory;
 import ai.djl.jlcm.pipeline.Stage;
 import ai.djl.jlcm.pipeline.Stages;
 import ai.djl.jlcm.transform.BlockTree;
@@ -49,6 +50,8 @@ public final class SequentialCompressor {
     private final LearningConfig config;
     private final Predicate<String> units;
     private final boolean staged;
+    /** Time spent in calibration passes in the current stage. */
+    private long recordNanos;
 
     /**
      * Creates a compressor.
@@ -92,6 +95,7 @@ public final class SequentialCompressor {
         Progress progress = new Progress(root, paths, start);
         Map<Block, Block> floatOf = new LinkedHashMap<>();
         List<LayerReport> reports = new ArrayList<>();
+        List<StageReport> stageReports = new ArrayList<>();
         NDManager streams = manager.newSubManager();
         try {
             List<NDList> compressedStream = list(calibration);
@@ -103,6 +107,7 @@ public final class SequentialCompressor {
                 Block recorder = stages.size() == 1 ? root : new StageRunner(stages.subList(s, stages.size()));
                 Block runner = stages.size() == 1 ? root : new StageRunner(List.of(stage));
                 long stageStart = System.nanoTime();
+                recordNanos = 0;
                 reports.addAll(
                         compressStage(root, stagePaths.get(s), recorder, compressedStream, floatStream, manager, floatOf, progress));
                 long learned = System.nanoTime();
@@ -126,23 +131,34 @@ public final class SequentialCompressor {
                     floatStream = nextFloat;
                     release(floatOf, stages.subList(s + 1, stages.size()), root);
                 }
-                if (!stagePaths.get(s).isEmpty()) {
+                StageReport sr =
+                        new StageReport(
+                                stage.name(),
+                                stagePaths.get(s).size(),
+                                recordNanos / 1e9,
+                                (learned - stageStart - recordNanos) / 1e9,
+                                (System.nanoTime() - learned) / 1e9,
+                                ResidentMemory.peakBytes());
+                stageReports.add(sr);
+                if (sr.layers() > 0) {
                     logger.info(
                             String.format(
                                     Locale.ROOT,
-                                    "Stage %d/%d %s: %d layers, learned in %.1f s, streams advanced in %.1f s",
+                                    "Stage %d/%d %s: %d layers; recording %.1f s, learning %.1f s, propagation %.1f s; peak resident %.0f MB",
                                     s + 1,
                                     stages.size(),
                                     stage.name(),
-                                    stagePaths.get(s).size(),
-                                    (learned - stageStart) / 1e9,
-                                    (System.nanoTime() - learned) / 1e9));
+                                    sr.layers(),
+                                    sr.recordSeconds(),
+                                    sr.learnSeconds(),
+                                    sr.propagateSeconds(),
+                                    sr.peakResidentBytes() / 1e6));
                 }
             }
         } finally {
             streams.close();
         }
-        return new JlcmReport(reports, (System.nanoTime() - start) / 1e9);
+        return new JlcmReport(reports, stageReports, (System.nanoTime() - start) / 1e9);
     }
 
     private boolean unitSpansStages(List<String> paths, List<Stage> stages) {
@@ -351,6 +367,7 @@ public final class SequentialCompressor {
      */
     private List<LayerReport> compressLayers(
             Block root, List<String> candidates, Streams in, NDManager capture, Map<Block, Block> compressedToFloat) {
+        long t = System.nanoTime();
         CalibrationPass pass = CalibrationPass.ofLayers(root, candidates, in.runner(), in.compressed(), capture);
         List<String> together = new ArrayList<>();
         for (int i = 0; i < candidates.size() && (i == 0 || pass.sharesInputs(i)); i++) {
@@ -366,6 +383,7 @@ public final class SequentialCompressor {
                 swap(root, compressedToFloat, false);
             }
         }
+        recordNanos += System.nanoTime() - t;
         List<LayerReport> reports = new ArrayList<>();
         for (String path : together) {
             Block layer = BlockTree.of(root).get(path);
@@ -390,6 +408,7 @@ public final class SequentialCompressor {
             NDManager capture,
             Map<Block, Block> compressedToFloat) {
         Block unit = BlockTree.of(root).get(unitPath);
+        long t = System.nanoTime();
         List<NDList> compressedInputs = recordUnit(root, unitPath, unit, in.runner(), in.compressed(), capture);
         List<NDList> floatInputs = compressedInputs;
         if (!compressedToFloat.isEmpty() || !in.same()) {
@@ -400,6 +419,7 @@ public final class SequentialCompressor {
                 swap(root, compressedToFloat, false);
             }
         }
+        recordNanos += System.nanoTime() - t;
         ParameterStore ps = new ParameterStore(capture, false);
         List<NDArray> targets = new ArrayList<>();
         float reference = 0;

