@@ -2,6 +2,7 @@ package ai.djl.jlcm;
 
 import ai.djl.Model;
 import ai.djl.jlcm.codebook.RtnQuantizer;
+import ai.djl.jlcm.codebook.WeightQuantizer;
 import ai.djl.jlcm.learn.JlcmReport;
 import ai.djl.jlcm.learn.LearningConfig;
 import ai.djl.jlcm.learn.MappingUpdate;
@@ -47,10 +48,12 @@ public final class Jlcm {
     private final Predicate<String> units;
     private final boolean deterministic;
     private final boolean staged;
+    private final WeightQuantizer gptqGrid;
 
     private Jlcm(Builder b) {
         deterministic = b.deterministic;
         staged = b.staged;
+        gptqGrid = b.gptqGrid;
         CodebookTransformer.Builder select =
                 CodebookTransformer.builder()
                         .setQuantizer(new RtnQuantizer())
@@ -137,10 +140,10 @@ public final class Jlcm {
      */
     public JlcmReport compress(Block block, Iterable<NDList> calibration, NDManager manager) {
         if (!deterministic) {
-            return new SequentialCompressor(selection, config, units, staged).compress(block, calibration, manager);
+            return new SequentialCompressor(selection, config, units, staged, gptqGrid).compress(block, calibration, manager);
         }
         try (SingleThreadedEngine hold = SingleThreadedEngine.hold(manager.getEngine())) {
-            return new SequentialCompressor(selection, config, units, staged).compress(block, calibration, manager);
+            return new SequentialCompressor(selection, config, units, staged, gptqGrid).compress(block, calibration, manager);
         }
     }
 
@@ -166,8 +169,24 @@ public final class Jlcm {
         private Predicate<String> units = p -> false;
         private boolean deterministic;
         private boolean staged = true;
+        private WeightQuantizer gptqGrid;
 
         Builder() {}
+
+        /**
+         * Rounds each layer with GPTQ onto the grid a quantizer fits to it, instead of learning
+         * codebooks, scales and mappings (default: learn, i.e. JLCM). {@code new RtnQuantizer()} gives
+         * classic GPTQ (per-row uniform levels); a {@code KMeansQuantizer} gives GPTQ onto grouped
+         * k-means codebooks, the storage JLCM uses. Same calibration, stages and layer order as JLCM;
+         * {@code Linear} layers only; the dampening is {@link #optDampening(float)}'s.
+         *
+         * @param grid the grid's quantizer, or {@code null} to learn
+         * @return this builder
+         */
+        public Builder optGptq(WeightQuantizer grid) {
+            this.gptqGrid = grid;
+            return this;
+        }
 
         /**
          * Walks the model stage by stage (default true): calibration activations are held at the

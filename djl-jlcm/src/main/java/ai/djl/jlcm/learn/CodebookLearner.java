@@ -16,7 +16,7 @@ import ai.djl.training.GradientCollector;
  * (the initialization included) is kept, so learning never makes a layer worse on its calibration
  * data.
  */
-final class CodebookLearner {
+final class CodebookLearner implements LayerLearner {
 
     /** How often (in steps) the hard-mapping error is evaluated for keeping the best state. */
     static final int EVAL_EVERY = 10;
@@ -44,7 +44,8 @@ final class CodebookLearner {
                 weight, importance, shape, config.bits(), config.mode(), grouping.groups(), grouping.groupOf());
     }
 
-    LayerResult learn(NDManager parent, float[] weight, Shape shape, ReconstructionLoss loss) {
+    @Override
+    public LayerResult learn(NDManager parent, float[] weight, Shape shape, ReconstructionLoss loss) {
         CompressedWeight init = initialize(weight, shape, loss.importance());
         try (NDManager m = parent.newSubManager()) {
             LayerState s = new LayerState(m, init, weight, config);

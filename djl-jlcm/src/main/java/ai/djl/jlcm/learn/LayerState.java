@@ -301,21 +301,7 @@ final class LayerState {
          * @return the usage in [0, 1]
          */
         double usage(CompressedWeight init) {
-            int k = init.codewords();
-            boolean[] used = new boolean[init.codebookCount() * k];
-            int[] groupOf = init.getGroupOf();
-            int cols = init.cols();
-            for (int o = 0; o < groupOf.length; o++) {
-                int b = book(init, groupOf[o]);
-                for (int n = 0; n < cols; n++) {
-                    used[b * k + index[o * cols + n]] = true;
-                }
-            }
-            int count = 0;
-            for (boolean u : used) {
-                count += u ? 1 : 0;
-            }
-            return (double) count / used.length;
+            return toWeight(init).codewordUsage();
         }
 
         private static int book(CompressedWeight init, int group) {

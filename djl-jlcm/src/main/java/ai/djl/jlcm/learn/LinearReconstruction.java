@@ -62,6 +62,15 @@ final class LinearReconstruction implements ReconstructionLoss {
         return all;
     }
 
+    /**
+     * Returns the (undampened) Gram matrix of the compressed-stream inputs, {@code X̃ᵀX̃ / n}.
+     *
+     * @return row-major {@code [cols][cols]}
+     */
+    float[] gramArray() {
+        return gram.toFloatArray();
+    }
+
     @Override
     public NDArray loss(NDArray w) {
         NDArray gradient = w.stopGradient().matMul(dampedGram).sub(cross.transpose()).mul(2f / reference);

@@ -50,6 +50,7 @@ public final class SequentialCompressor {
     private final LearningConfig config;
     private final Predicate<String> units;
     private final boolean staged;
+    private final LayerLearner learner;
     /** Time spent in calibration passes in the current stage. */
     private long recordNanos;
 
@@ -63,13 +64,24 @@ public final class SequentialCompressor {
      *     learned one by one
      * @param staged whether to walk the model's stages ({@link Stages#of(Block)}) with activations
      *     held at stage boundaries, or to run every recording pass from the network's input
+     * @param gptqGrid {@code null} to learn codebooks, scales and mappings (JLCM); else the quantizer
+     *     whose grid (codebooks, scales, groups) each layer is rounded onto with GPTQ instead
      */
     public SequentialCompressor(
-            CodebookTransformer selection, LearningConfig config, Predicate<String> units, boolean staged) {
+            CodebookTransformer selection,
+            LearningConfig config,
+            Predicate<String> units,
+            boolean staged,
+            WeightQuantizer gptqGrid) {
         this.selection = selection;
         this.config = config;
         this.units = units;
         this.staged = staged;
+        this.learner =
+                gptqGrid == null ? new CodebookLearner(config) : new GptqLearner(gptqGrid, config.bits(), config.dampening());
+        if (gptqGrid != null && units.test("")) {
+            throw new IllegalArgumentException("GPTQ rounds layer by layer; reconstruction units apply to JLCM learning");
+        }
     }
 
     /**
@@ -390,7 +402,7 @@ public final class SequentialCompressor {
             NDArray weight = layer.getDirectParameters().get("weight").getArray();
             LayerResult result;
             try (ReconstructionLoss loss = loss(layer, weight, compressedInputs, floatInputs, capture)) {
-                result = new CodebookLearner(config).learn(capture, weight.toFloatArray(), weight.getShape(), loss);
+                result = learner.learn(capture, weight.toFloatArray(), weight.getShape(), loss);
             }
             ReplacedLayer replaced = put(root, path, result.weight());
             compressedToFloat.put(BlockTree.of(root).get(path), layer);
@@ -428,7 +440,10 @@ public final class SequentialCompressor {
             targets.add(y);
             reference += y.square().sum().getFloat();
         }
-        CodebookLearner learner = new CodebookLearner(config);
+        if (!(learner instanceof CodebookLearner)) {
+            throw new IllegalArgumentException("GPTQ rounds layer by layer; reconstruction units apply to JLCM learning");
+        }
+        CodebookLearner codebookLearner = (CodebookLearner) learner;
         List<Block> layers = new ArrayList<>();
         List<LayerState> states = new ArrayList<>();
         List<TrainingLayer> controls = new ArrayList<>();
@@ -441,7 +456,7 @@ public final class SequentialCompressor {
                             ? Importance.linear(inputs, weight.getShape())
                             : Importance.convolution(inputs, (Convolution) layer, weight.getShape());
             float[] w = weight.toFloatArray();
-            LayerState state = new LayerState(capture, learner.initialize(w, weight.getShape(), importance), w, config);
+            LayerState state = new LayerState(capture, codebookLearner.initialize(w, weight.getShape(), importance), w, config);
             layers.add(layer);
             states.add(state);
         }

@@ -263,6 +263,28 @@ public final class CompressedWeight {
     }
 
     /**
+     * Returns the fraction of codewords that some weight maps to.
+     *
+     * @return the usage in [0, 1]
+     */
+    public double codewordUsage() {
+        int k = codewords();
+        boolean[] used = new boolean[codebookCount() * k];
+        int cols = cols();
+        for (int o = 0; o < groupOf.length; o++) {
+            int book = mode == CodebookMode.MULTI ? groupOf[o] : 0;
+            for (int n = 0; n < cols; n++) {
+                used[book * k + indices[o * cols + n]] = true;
+            }
+        }
+        int count = 0;
+        for (boolean u : used) {
+            count += u ? 1 : 0;
+        }
+        return (double) count / used.length;
+    }
+
+    /**
      * Returns the group of each neuron.
      *
      * @return a copy of the group ids

@@ -59,15 +59,16 @@ import java.util.regex.PatternSyntaxException;
 final class BertCompressCommand implements Callable<Integer> {
 
     /** Methods. */
-    static final List<String> METHODS = List.of("rtn", "kmeans", "jlcm");
+    static final List<String> METHODS = List.of("rtn", "kmeans", "jlcm", "gptq", "gptq-codebook");
 
     @Option(names = "--bits", description = "bits per weight index, 1-8 (default: ${DEFAULT-VALUE})")
     int bits = 4;
 
     @Option(
             names = "--method",
-            description = "rtn (per-row round to nearest), kmeans (KMEANS-1: one k-means codebook per matrix)"
-                    + " or jlcm (calibrated) (default: ${DEFAULT-VALUE})")
+            description = "rtn (per-row round to nearest), kmeans (KMEANS-1: one k-means codebook per matrix),"
+                    + " jlcm (calibrated), gptq (calibrated GPTQ rounding onto RTN's per-row grid) or gptq-codebook"
+                    + " (GPTQ rounding onto --groups k-means codebooks, JLCM's storage) (default: ${DEFAULT-VALUE})")
     String method = "kmeans";
 
     @Option(
@@ -122,13 +123,13 @@ final class BertCompressCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--bits must be between 1 and 8, got " + bits);
         }
         if (!METHODS.contains(method.toLowerCase(Locale.ROOT))) {
-            throw new IllegalArgumentException("--method must be rtn, kmeans or jlcm, got " + method);
+            throw new IllegalArgumentException("--method must be rtn, kmeans, jlcm, gptq or gptq-codebook, got " + method);
         }
         if (groups != null && groups < 1) {
             throw new IllegalArgumentException("--groups must be positive, got " + groups);
         }
-        if (groups != null && "rtn".equals(methodName())) {
-            throw new IllegalArgumentException("--groups does not apply to rtn (one codebook per row)");
+        if (groups != null && ("rtn".equals(methodName()) || "gptq".equals(methodName()))) {
+            throw new IllegalArgumentException("--groups does not apply to " + methodName() + " (one uniform grid per row)");
         }
         codebookMode();
         mappingUpdate();
@@ -174,11 +175,16 @@ final class BertCompressCommand implements Callable<Integer> {
         if (groups != null) {
             return groups;
         }
-        return "jlcm".equals(methodName()) ? 16 : 1;
+        return calibrated() && !"gptq".equals(methodName()) ? 16 : 1;
     }
 
     private String methodName() {
         return method.toLowerCase(Locale.ROOT);
+    }
+
+    /** Whether the method uses calibration data: JLCM and GPTQ. */
+    private boolean calibrated() {
+        return "jlcm".equals(methodName()) || methodName().startsWith("gptq");
     }
 
     private Predicate<String> pathFilter() {
@@ -211,7 +217,7 @@ final class BertCompressCommand implements Callable<Integer> {
             List<NDList> calibration = null;
             NDManager calibrationManager = null;
             try {
-                if ("jlcm".equals(methodName())) {
+                if (calibrated()) {
                     calibrationManager = model.getNDManager().newSubManager();
                     calibration = calibration(fetcher, tokens, calibrationManager);
                 }
@@ -315,7 +321,7 @@ final class BertCompressCommand implements Callable<Integer> {
         json.addProperty("compressed_layers", compressedLayers);
         json.addProperty("compressed_weights", size.compressedWeights());
         json.addProperty("float_parameters", floatParams);
-        if (!"rtn".equals(methodName())) {
+        if (!"rtn".equals(methodName()) && !"gptq".equals(methodName())) {
             json.addProperty("groups", groupCount());
         }
         if ("jlcm".equals(methodName())) {
@@ -353,6 +359,10 @@ final class BertCompressCommand implements Callable<Integer> {
             case "jlcm":
                 return "jlcm G=" + groupCount() + " " + mode.toLowerCase(Locale.ROOT) + " "
                         + mapping.toLowerCase(Locale.ROOT) + " " + steps + " steps";
+            case "gptq":
+                return "gptq (per-row uniform grid)";
+            case "gptq-codebook":
+                return "gptq G=" + groupCount() + " (k-means codebook grid)";
             default:
                 return "rtn";
         }
@@ -373,15 +383,19 @@ final class BertCompressCommand implements Callable<Integer> {
     }
 
     private Jlcm jlcm() {
-        return Jlcm.builder()
-                .optBits(bits)
-                .optGroups(groupCount())
-                .optMode(codebookMode())
-                .optMapping(mappingUpdate())
-                .optSteps(steps)
-                .optLayerTypes(java.util.Set.of(Linear.class))
-                .optPathFilter(pathFilter())
-                .build();
+        Jlcm.Builder b =
+                Jlcm.builder()
+                        .optBits(bits)
+                        .optGroups(groupCount())
+                        .optMode(codebookMode())
+                        .optMapping(mappingUpdate())
+                        .optSteps(steps)
+                        .optLayerTypes(java.util.Set.of(Linear.class))
+                        .optPathFilter(pathFilter());
+        if (methodName().startsWith("gptq")) {
+            b.optGptq(quantizer("gptq".equals(methodName()) ? "rtn" : "kmeans", groupCount()));
+        }
+        return b.build();
     }
 
     private List<NDList> calibration(RegistryFetcher fetcher, BertTokens tokens, NDManager manager)

@@ -58,7 +58,8 @@ public class BertCompressCommandTest {
         String[][] bad = {
             {"--bits", "0"},
             {"--bits", "9"},
-            {"--method", "gptq"},
+            {"--method", "obq"},
+            {"--method", "gptq", "--groups", "4"},
             {"--groups", "0"},
             {"--method", "rtn", "--groups", "4"},
             {"--mode", "single"},

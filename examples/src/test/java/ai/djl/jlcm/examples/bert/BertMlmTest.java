@@ -408,4 +408,24 @@ public class BertMlmTest {
             Assert.assertEquals(staged.get(path).getCodebooks(), whole.get(path).getCodebooks(), path);
         }
     }
+
+    /** GPTQ through BERT's stages: every Linear (the tied table included) rounds better than nearest. */
+    @Test
+    public void gptqRoundsEveryLayerOfBertBetterThanNearest() throws IOException {
+        TensorBundle bundle = write(tiny.tensors);
+        try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
+                NDManager m = NDManager.newBaseManager()) {
+            List<NDList> calibration = List.of(inputs(m, ids(4, 10, 40, 1)), inputs(m, ids(4, 10, 40, 2)));
+            ai.djl.jlcm.learn.JlcmReport report =
+                    ai.djl.jlcm.Jlcm.builder()
+                            .optBits(2)
+                            .optGptq(new ai.djl.jlcm.codebook.RtnQuantizer())
+                            .build()
+                            .compress(model, calibration);
+            Assert.assertEquals(report.layers().size(), 3 + 6 * TinyBert.CONFIG.layers());
+            for (ai.djl.jlcm.learn.LayerReport l : report.layers()) {
+                Assert.assertTrue(l.learnedError() <= l.initError(), l.toString());
+            }
+        }
+    }
 }

@@ -1,0 +1,87 @@
+package ai.djl.jlcm;
+
+import ai.djl.Model;
+import ai.djl.jlcm.codebook.KMeansQuantizer;
+import ai.djl.jlcm.codebook.RtnQuantizer;
+import ai.djl.jlcm.codebook.WeightQuantizer;
+import ai.djl.jlcm.learn.JlcmReport;
+import ai.djl.jlcm.learn.LayerReport;
+import ai.djl.jlcm.transform.CodebookTransformer;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.djl.nn.SequentialBlock;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+
+import org.testng.Assert;
+import org.testng.annotations.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** GPTQ through the same pipeline as JLCM: lower output error than rounding to nearest on its grid. */
+public class GptqPipelineTest {
+
+    private static Model mlp(NDManager data) {
+        Model model = Model.newInstance("mlp", "PyTorch");
+        model.setBlock(
+                new SequentialBlock()
+                        .add(Linear.builder().setUnits(48).build())
+                        .add(Activation.reluBlock())
+                        .add(Linear.builder().setUnits(32).build())
+                        .add(Activation.reluBlock())
+                        .add(Linear.builder().setUnits(10).build()));
+        data.getEngine().setRandomSeed(21);
+        model.getBlock().initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 40));
+        model.getBlock().getParameters().values().forEach(p -> {
+            NDArray a = p.getArray();
+            a.set(data.randomNormal(a.getShape()).mul(0.3f).toFloatArray());
+        });
+        return model;
+    }
+
+    private static NDArray correlated(NDManager m, int rows) {
+        NDArray mix = m.randomNormal(new Shape(40, 40)).mul(m.linspace(1f, 0.05f, 40).reshape(1, 40));
+        return m.randomNormal(new Shape(rows, 40)).matMul(mix);
+    }
+
+    private static double outputError(Model a, Model b, NDArray x) {
+        try (NDManager m = x.getManager().newSubManager()) {
+            NDArray ya = a.getBlock().forward(new ParameterStore(m, false), new NDList(x), false).head();
+            NDArray yb = b.getBlock().forward(new ParameterStore(m, false), new NDList(x), false).head();
+            return ya.sub(yb).square().sum().getFloat() / ya.square().sum().getFloat();
+        }
+    }
+
+    @Test
+    public void gptqBeatsNearestRoundingOnItsGridEndToEnd() {
+        try (NDManager data = NDManager.newBaseManager()) {
+            data.getEngine().setRandomSeed(4);
+            List<NDList> calibration = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                calibration.add(new NDList(correlated(data, 64)));
+            }
+            NDArray test = correlated(data, 256);
+            WeightQuantizer[] grids = {new RtnQuantizer(), KMeansQuantizer.builder().optGroups(4).build()};
+            for (WeightQuantizer grid : grids) {
+                try (Model reference = mlp(data);
+                        Model nearest = mlp(data);
+                        Model gptq = mlp(data)) {
+                    CodebookTransformer.builder().setQuantizer(grid).optBits(2).build().transform(nearest.getBlock());
+                    JlcmReport report = Jlcm.builder().optBits(2).optGroups(4).optGptq(grid).build().compress(gptq, calibration);
+                    Assert.assertEquals(report.layers().size(), 3);
+                    for (LayerReport l : report.layers()) {
+                        Assert.assertTrue(l.learnedError() < l.initError(), grid.name() + " " + l);
+                    }
+                    double n = outputError(reference, nearest, test);
+                    double g = outputError(reference, gptq, test);
+                    Assert.assertTrue(g < 0.8 * n, grid.name() + ": GPTQ " + g + " vs nearest " + n);
+                }
+            }
+        }
+    }
+}
