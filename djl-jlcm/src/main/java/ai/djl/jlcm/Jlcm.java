@@ -3,6 +3,7 @@ package ai.djl.jlcm;
 import ai.djl.Model;
 import ai.djl.jlcm.codebook.RtnQuantizer;
 import ai.djl.jlcm.codebook.WeightQuantizer;
+import ai.djl.jlcm.learn.BatchNormStatistics;
 import ai.djl.jlcm.learn.JlcmReport;
 import ai.djl.jlcm.learn.LearningConfig;
 import ai.djl.jlcm.learn.MappingUpdate;
@@ -49,8 +50,10 @@ public final class Jlcm {
     private final boolean deterministic;
     private final boolean staged;
     private final WeightQuantizer gptqGrid;
+    private final boolean recalibrateBatchNorm;
 
     private Jlcm(Builder b) {
+        recalibrateBatchNorm = b.recalibrateBatchNorm;
         deterministic = b.deterministic;
         staged = b.staged;
         gptqGrid = b.gptqGrid;
@@ -140,11 +143,19 @@ public final class Jlcm {
      */
     public JlcmReport compress(Block block, Iterable<NDList> calibration, NDManager manager) {
         if (!deterministic) {
-            return new SequentialCompressor(selection, config, units, staged, gptqGrid).compress(block, calibration, manager);
+            return compressAndRecalibrate(block, calibration, manager);
         }
         try (SingleThreadedEngine hold = SingleThreadedEngine.hold(manager.getEngine())) {
-            return new SequentialCompressor(selection, config, units, staged, gptqGrid).compress(block, calibration, manager);
+            return compressAndRecalibrate(block, calibration, manager);
         }
+    }
+
+    private JlcmReport compressAndRecalibrate(Block block, Iterable<NDList> calibration, NDManager manager) {
+        JlcmReport report = new SequentialCompressor(selection, config, units, staged, gptqGrid).compress(block, calibration, manager);
+        if (recalibrateBatchNorm) {
+            BatchNormStatistics.reestimate(block, calibration, manager);
+        }
+        return report;
     }
 
     /** Builds a {@link Jlcm}. */
@@ -170,8 +181,22 @@ public final class Jlcm {
         private boolean deterministic;
         private boolean staged = true;
         private WeightQuantizer gptqGrid;
+        private boolean recalibrateBatchNorm;
 
         Builder() {}
+
+        /**
+         * Re-estimates the running statistics of every {@code BatchNorm} on the calibration inputs
+         * after the layers are compressed (default false; {@link BatchNormStatistics}). For
+         * data-free methods, call {@link BatchNormStatistics#reestimate} after the transform.
+         *
+         * @param recalibrate whether to re-estimate
+         * @return this builder
+         */
+        public Builder optRecalibrateBatchNorm(boolean recalibrate) {
+            this.recalibrateBatchNorm = recalibrate;
+            return this;
+        }
 
         /**
          * Rounds each layer with GPTQ onto the grid a quantizer fits to it, instead of learning

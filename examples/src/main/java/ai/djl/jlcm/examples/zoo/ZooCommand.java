@@ -12,6 +12,7 @@ import ai.djl.jlcm.examples.mnist.MnistTraining;
 import ai.djl.jlcm.export.ModelDirectory;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.export.ModelSize;
+import ai.djl.jlcm.learn.BatchNormStatistics;
 import ai.djl.jlcm.learn.MappingUpdate;
 import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.transform.CodebookTransformer;
@@ -58,7 +59,13 @@ import java.util.stream.Stream;
 public final class ZooCommand implements Callable<Integer> {
 
     /** Method names in table order. */
-    public static final List<String> METHODS = List.of("RTN", "KMEANS-1", "KMEANS-GROUPED", "JLCM");
+    public static final List<String> METHODS = List.of("RTN", "KMEANS-1", "KMEANS-GROUPED", "KMEANS-GROUPED+BN", "JLCM");
+
+    /** The methods a row can use; each also with the suffix {@value #BN}. */
+    private static final List<String> BASE_METHODS = List.of("RTN", "KMEANS-1", "KMEANS-GROUPED", "JLCM");
+
+    /** The suffix of a method followed by BatchNorm re-estimation on the calibration images. */
+    static final String BN = "+BN";
 
     private static final Logger logger = LoggerFactory.getLogger(ZooCommand.class);
     private static final int GROUPS = 4;
@@ -76,6 +83,14 @@ public final class ZooCommand implements Callable<Integer> {
             description = "mlp, lenet, resnet, mobilenetv2 (default: all)")
     List<String> models = List.of("mlp", "lenet", "resnet", "mobilenetv2");
 
+    @Option(
+            names = "--methods",
+            split = ",",
+            paramLabel = "M[,M...]",
+            description = "RTN, KMEANS-1, KMEANS-GROUPED, JLCM, each optionally with +BN (BatchNorm statistics"
+                    + " re-estimated on the 512 calibration images afterwards) (default: " + "RTN,KMEANS-1,KMEANS-GROUPED,KMEANS-GROUPED+BN,JLCM)")
+    List<String> methods = METHODS;
+
     @Option(names = "--bits", split = ",", paramLabel = "B[,B...]", description = "bit widths 1-8 (default: 1,2,3,4)")
     List<Integer> bits = List.of(1, 2, 3, 4);
 
@@ -89,7 +104,7 @@ public final class ZooCommand implements Callable<Integer> {
     Path cache;
 
     /** The validated settings. */
-    record Plan(String dataset, List<ZooArchitecture> models, List<Integer> bits, int epochs) {}
+    record Plan(String dataset, List<ZooArchitecture> models, List<String> methods, List<Integer> bits, int epochs) {}
 
     /**
      * Validates the options.
@@ -123,7 +138,20 @@ public final class ZooCommand implements Callable<Integer> {
         if (epochs < 1) {
             throw new IllegalArgumentException("--epochs must be at least 1, got " + epochs);
         }
-        return new Plan(dataset, List.copyOf(archs), List.copyOf(new TreeSet<>(bits)), epochs);
+        if (methods == null || methods.isEmpty()) {
+            throw new IllegalArgumentException("--methods needs at least one value");
+        }
+        Set<String> chosen = new LinkedHashSet<>();
+        for (String m : methods) {
+            String upper = m.toUpperCase(Locale.ROOT);
+            String base = upper.endsWith(BN) ? upper.substring(0, upper.length() - BN.length()) : upper;
+            if (!BASE_METHODS.contains(base)) {
+                throw new IllegalArgumentException(
+                        "--methods: unknown method '" + m + "'; use " + String.join(", ", BASE_METHODS) + ", each optionally with " + BN);
+            }
+            chosen.add(upper);
+        }
+        return new Plan(dataset, List.copyOf(archs), List.copyOf(chosen), List.copyOf(new TreeSet<>(bits)), epochs);
     }
 
     /** {@inheritDoc} */
@@ -142,7 +170,7 @@ public final class ZooCommand implements Callable<Integer> {
             }
             logger.info(String.format(Locale.ROOT, "%s float accuracy %.2f %%", arch.label(), 100 * floatAccuracy));
             for (int b : plan.bits()) {
-                for (String method : METHODS) {
+                for (String method : plan.methods()) {
                     ZooRow row = measure(arch, method, b, floatDir, floatAccuracy, data, outDir.resolve("models"));
                     rows.add(row);
                     logger.info(
@@ -203,11 +231,18 @@ public final class ZooCommand implements Callable<Integer> {
      * Compresses a model in place.
      *
      * @param model the float model
-     * @param method RTN, KMEANS-1, KMEANS-GROUPED or JLCM
+     * @param method RTN, KMEANS-1, KMEANS-GROUPED or JLCM, optionally with {@value #BN}
      * @param b bits
      * @param data calibration source for JLCM (may be null otherwise)
      */
     static void compress(Model model, String method, int b, MnistData data) {
+        if (method.endsWith(BN)) {
+            compress(model, method.substring(0, method.length() - BN.length()), b, data);
+            try (NDManager m = model.getNDManager().newSubManager()) {
+                BatchNormStatistics.reestimate(model.getBlock(), calibration(data, m), m);
+            }
+            return;
+        }
         if ("JLCM".equals(method)) {
             try (NDManager m = model.getNDManager().newSubManager()) {
                 Jlcm.builder()

@@ -35,6 +35,7 @@ public class ZooCommandTest {
             {"zoo", "--bits", "0,2", "--cache", cache.toString()},
             {"zoo", "--bits", "9", "--cache", cache.toString()},
             {"zoo", "--epochs", "0", "--cache", cache.toString()},
+            {"zoo", "--methods", "RTN,GPTQ+BN", "--cache", cache.toString()},
         };
         for (String[] c : cases) {
             String[] r = run(1, c);

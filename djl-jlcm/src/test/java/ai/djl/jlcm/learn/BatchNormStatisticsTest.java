@@ -1,0 +1,110 @@
+package ai.djl.jlcm.learn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.djl.nn.Block;
+import ai.djl.nn.SequentialBlock;
+import ai.djl.nn.convolutional.Conv2d;
+import ai.djl.nn.norm.BatchNorm;
+import ai.djl.training.ParameterStore;
+
+import org.testng.Assert;
+import org.testng.annotations.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+
+public class BatchNormStatisticsTest {
+
+    private static float[] stat(Block bn, String name) {
+        return bn.getDirectParameters().get(name).getArray().toFloatArray();
+    }
+
+    /**
+     * The running statistics become the exact statistics of each BatchNorm's inputs, computed here
+     * independently layer by layer (the second BatchNorm's inputs depend on the first's new
+     * statistics).
+     */
+    @Test
+    public void runningStatisticsBecomeThoseOfTheCalibrationInputs() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            m.getEngine().setRandomSeed(8);
+            SequentialBlock net =
+                    new SequentialBlock()
+                            .add(Conv2d.builder().setKernelShape(new Shape(3, 3)).setFilters(4).build())
+                            .add(BatchNorm.builder().build())
+                            .add(Activation.reluBlock())
+                            .add(Conv2d.builder().setKernelShape(new Shape(3, 3)).setFilters(5).build())
+                            .add(BatchNorm.builder().build());
+            net.initialize(m, DataType.FLOAT32, new Shape(2, 1, 9, 9));
+            List<NDList> calibration = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                calibration.add(new NDList(m.randomNormal(2f, 3f, new Shape(6, 1, 9, 9), DataType.FLOAT32)));
+            }
+            Assert.assertEquals(BatchNormStatistics.reestimate(net, calibration, m), 2);
+
+            ParameterStore ps = new ParameterStore(m, false);
+            Block conv1 = net.getChildren().get(0).getValue();
+            Block bn1 = net.getChildren().get(1).getValue();
+            Block conv2 = net.getChildren().get(3).getValue();
+            Block bn2 = net.getChildren().get(4).getValue();
+            NDArray y1 = NDArrayConcat.of(calibration, x -> conv1.forward(ps, new NDList(x), false).head());
+            assertStatistics(bn1, y1);
+            NDArray y2 =
+                    NDArrayConcat.of(
+                            calibration,
+                            x -> {
+                                NDArray h = bn1.forward(ps, conv1.forward(ps, new NDList(x), false), false).head();
+                                return conv2.forward(ps, new NDList(Activation.relu(h)), false).head();
+                            });
+            assertStatistics(bn2, y2);
+        }
+    }
+
+    /** Mean and unbiased variance per channel of an (N, C, H, W) array, in plain Java. */
+    private static void assertStatistics(Block bn, NDArray y) {
+        long[] d = y.getShape().getShape();
+        int c = (int) d[1];
+        int plane = (int) (d[2] * d[3]);
+        float[] v = y.toFloatArray();
+        float[] mean = new float[c];
+        float[] var = new float[c];
+        long n = d[0] * plane;
+        for (int ch = 0; ch < c; ch++) {
+            double s = 0;
+            for (int i = 0; i < d[0]; i++) {
+                for (int p = 0; p < plane; p++) {
+                    s += v[(int) ((i * c + ch) * plane + p)];
+                }
+            }
+            double mu = s / n;
+            double q = 0;
+            for (int i = 0; i < d[0]; i++) {
+                for (int p = 0; p < plane; p++) {
+                    double e = v[(int) ((i * c + ch) * plane + p)] - mu;
+                    q += e * e;
+                }
+            }
+            mean[ch] = (float) mu;
+            var[ch] = (float) (q / (n - 1));
+        }
+        Assert.assertEquals(stat(bn, "runningMean"), mean, 1e-4f);
+        Assert.assertEquals(stat(bn, "runningVar"), var, 1e-3f);
+        Assert.assertTrue(var[0] > 0.01f && Math.abs(var[0] - 1) > 0.01f, "a real variance, not the initial 1");
+    }
+
+    /** Concatenates a function's outputs over the calibration batches along axis 0. */
+    private static final class NDArrayConcat {
+        static NDArray of(List<NDList> batches, java.util.function.Function<NDArray, NDArray> f) {
+            NDList parts = new NDList();
+            for (NDList b : batches) {
+                parts.add(f.apply(b.head()));
+            }
+            return ai.djl.ndarray.NDArrays.concat(parts);
+        }
+    }
+}
