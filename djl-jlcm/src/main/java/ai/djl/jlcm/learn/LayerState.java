@@ -236,14 +236,23 @@ final class LayerState {
         long n = latent.getShape().get(1);
         long k = rows.getShape().get(1);
         long chunk = Math.max(1, CHUNK / Math.max(1, n * k));
+        if (chunk >= o) {
+            return latent.stopGradient().expandDims(2).sub(rows.expandDims(1)).abs().argMin(2);
+        }
         NDList parts = new NDList();
         for (long start = 0; start < o; start += chunk) {
             String range = start + ":" + Math.min(o, start + chunk);
-            NDArray zs = latent.get(range).stopGradient().expandDims(2);
-            NDArray cs = rows.get(range).expandDims(1);
-            parts.add(zs.sub(cs).abs().argMin(2));
+            // each chunk's [rows, N, K] distances are freed at once: only its argmin is kept
+            try (NDArray zs = latent.get(range).stopGradient().expandDims(2);
+                    NDArray cs = rows.get(range).expandDims(1);
+                    NDArray diff = zs.sub(cs);
+                    NDArray distance = diff.abs()) {
+                parts.add(distance.argMin(2));
+            }
         }
-        return parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts);
+        NDArray all = NDArrays.concat(parts);
+        parts.close();
+        return all;
     }
 
     /** A layer's codebooks, scales and mapping in Java memory. */

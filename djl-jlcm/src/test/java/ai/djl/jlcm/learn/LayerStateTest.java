@@ -57,4 +57,18 @@ public class LayerStateTest {
             Assert.assertEquals(w, new float[8], 0f);
         }
     }
+
+    /** A search too large for one chunk gives the same mapping as one broadcast over everything. */
+    @Test
+    public void chunkedNearestCodewordSearchEqualsTheDirectOne() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            m.getEngine().setRandomSeed(6);
+            NDArray latent = m.randomNormal(new Shape(300, 2000));
+            NDArray rows = m.randomNormal(new Shape(300, 32)).sort(1);
+            NDArray chunked = LayerState.nearest(latent, rows);
+            NDArray direct = latent.expandDims(2).sub(rows.expandDims(1)).abs().argMin(2);
+            Assert.assertEquals(chunked.getShape(), new Shape(300, 2000));
+            Assert.assertEquals(chunked.toLongArray(), direct.toLongArray());
+        }
+    }
 }
