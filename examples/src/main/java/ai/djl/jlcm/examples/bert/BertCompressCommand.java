@@ -111,6 +111,9 @@ final class BertCompressCommand implements Callable<Integer> {
     @Option(names = "--out", description = "compressed model directory (default: jlcm-models/bert-base-<method>-<bits>bit)")
     Path out;
 
+    @Option(names = "--whole-network", description = "jlcm/gptq: record every layer from the network input instead of stage by stage (the earlier, slower schedule; the same result)")
+    boolean wholeNetwork;
+
     @Option(names = "--overwrite", description = "replace --out if it holds a model directory written by djl-jlcm (any other non-empty directory is refused)")
     boolean overwrite;
 
@@ -391,7 +394,8 @@ final class BertCompressCommand implements Callable<Integer> {
                         .optMapping(mappingUpdate())
                         .optSteps(steps)
                         .optLayerTypes(java.util.Set.of(Linear.class))
-                        .optPathFilter(pathFilter());
+                        .optPathFilter(pathFilter())
+                        .optStaged(!wholeNetwork);
         if (methodName().startsWith("gptq")) {
             b.optGptq(quantizer("gptq".equals(methodName()) ? "rtn" : "kmeans", groupCount()));
         }
