@@ -17,10 +17,8 @@ import ai.djl.nn.LambdaBlock;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
-import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ZooModel;
 import ai.djl.training.ParameterStore;
-import ai.djl.translate.NoopTranslator;
 
 import org.testng.Assert;
 import org.testng.annotations.Test;
@@ -65,13 +63,7 @@ public class ModelExporterTest {
     }
 
     private static ZooModel<NDList, NDList> load(Path dir) throws Exception {
-        return Criteria.builder()
-                .setTypes(NDList.class, NDList.class)
-                .optModelPath(dir)
-                .optEngine("PyTorch")
-                .optTranslator(new NoopTranslator())
-                .build()
-                .loadModel();
+        return TinyModels.load(dir);
     }
 
     @Test
