@@ -14,6 +14,7 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 
 /**
  * A codebook block checks every size a {@code .params} file declares before anything is allocated
@@ -124,10 +125,11 @@ public class ParameterRecordsTest {
                 "Layer 05Linear, parameter 'indices': the parameter file holds a DENSE UINT4 array, expected a DENSE UINT8 array");
     }
 
-    /** Was: the engine aborted the JVM on an INT16 array (DJL_NOTES), so a file could kill a server. */
+    /** Was: the JVM aborted ("terminate called without an active exception"): a file could kill a server. */
     @Test
     public void anUnsupportedDataTypeNeverReachesTheEngine() throws IOException {
-        byte[] bytes = replaceFrom(saved(), "indices", record("indices", "INT16", new long[] {12}, 24));
+        byte[] record = record("indices", "INT16", new long[] {12}, 24);
+        byte[] bytes = replaceFrom(saved(), "indices", Arrays.copyOf(record, record.length + 24)); // with its data
         Assert.assertTrue(loadFailure(bytes).contains("holds a DENSE INT16 array, expected a DENSE UINT8 array"));
     }
 
