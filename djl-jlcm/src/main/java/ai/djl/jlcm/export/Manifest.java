@@ -265,7 +265,12 @@ public record Manifest(
             long size = 1;
             for (int d = 0; d < rank; d++) {
                 shape[d] = f.integer(dims.get(d), where + "shape[" + d + "]", 1, Integer.MAX_VALUE);
-                size = Math.multiplyExact(size, shape[d]);
+                size *= shape[d]; // at most (2^31 - 1)^2 before the check below
+                if (size > Integer.MAX_VALUE) {
+                    throw new MalformedModelException(
+                            source + ": '" + where + "shape' " + dims + " has more than " + Integer.MAX_VALUE
+                                    + " weights, more than one array holds");
+                }
             }
             int bits = (int) f.integer(j, "bits", where, CompressedWeight.MIN_BITS, CompressedWeight.MAX_BITS);
             int groups = (int) f.integer(j, "groups", where, 1, shape[0]);

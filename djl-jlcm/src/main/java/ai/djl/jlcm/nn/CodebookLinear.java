@@ -4,6 +4,7 @@ import ai.djl.MalformedModelException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
@@ -116,7 +117,10 @@ public class CodebookLinear extends Linear implements CodebookBlock {
             throw new MalformedModelException(
                     "Layer " + layerName + ": unsupported CodebookLinear version " + loadVersion);
         }
-        readInputShapes(is);
+        Shape[] shapes = ParameterRecords.readInputShapes(is, layerName);
+        if (inputShapes == null) {
+            inputShapes = shapes;
+        }
         codebookWeight.checkMetadata(is, layerName);
     }
 
@@ -125,11 +129,14 @@ public class CodebookLinear extends Linear implements CodebookBlock {
     public void loadParameters(NDManager manager, DataInputStream is)
             throws IOException, MalformedModelException {
         try {
-            super.loadParameters(manager, is);
+            loadMetadata(is.readByte(), is);
+            codebookWeight.loadParameters(manager, is, layerName);
+            if (bias != null) {
+                ParameterRecords.load(bias, DataType.FLOAT32, new Shape(units), manager, is, layerName);
+            }
         } catch (EOFException e) {
             throw new MalformedModelException("Layer " + layerName + ": parameter file is truncated", e);
         }
-        codebookWeight.checkArrays(layerName);
     }
 
     /** {@inheritDoc} */

@@ -279,7 +279,7 @@ public final class CodebookWeight {
      */
     public void checkMetadata(DataInputStream is, String layer)
             throws IOException, MalformedModelException {
-        Shape storedShape = Shape.decode(is);
+        Shape storedShape = ParameterRecords.readShape(is, layer, "weight shape");
         int storedBits = is.readByte();
         int modeOrdinal = is.readByte();
         int storedGroups = is.readInt();
@@ -307,50 +307,41 @@ public final class CodebookWeight {
     }
 
     /**
-     * Checks the loaded arrays against the form of the weight.
+     * Loads the parameters from a {@code .params} stream, checking each record's name, type and
+     * shape before it is allocated, then the values (index and group ranges).
      *
+     * @param manager the manager that owns the arrays
+     * @param is the stream, positioned at the first parameter record
      * @param layer the layer name, for messages
-     * @throws MalformedModelException if an array has the wrong type or size, or a value is invalid
+     * @throws IOException if reading fails
+     * @throws MalformedModelException if a record is not the expected one, or a value is invalid
      */
-    public void checkArrays(String layer) throws MalformedModelException {
+    public void loadParameters(NDManager manager, DataInputStream is, String layer)
+            throws IOException, MalformedModelException {
         long rows = shape.get(0);
-        int k = 1 << bits;
-        check(layer, indices, DataType.UINT8, new Shape(BitPacking.packedLength(shape.size(), bits)));
-        check(
-                layer,
+        ParameterRecords.load(
+                indices, DataType.UINT8, new Shape(BitPacking.packedLength(shape.size(), bits)), manager, is, layer);
+        ParameterRecords.load(
                 groupIds,
                 DataType.UINT8,
-                new Shape(BitPacking.packedLength(rows, CompressedWeight.groupIdBits(groups))));
-        check(
-                layer,
+                new Shape(BitPacking.packedLength(rows, CompressedWeight.groupIdBits(groups))),
+                manager,
+                is,
+                layer);
+        ParameterRecords.load(
                 codebook,
                 DataType.FLOAT32,
-                new Shape(CompressedWeight.codebookCount(mode, groups), k));
+                new Shape(CompressedWeight.codebookCount(mode, groups), 1 << bits),
+                manager,
+                is,
+                layer);
         if (scales != null) {
-            check(layer, scales, DataType.FLOAT32, new Shape(groups));
+            ParameterRecords.load(scales, DataType.FLOAT32, new Shape(groups), manager, is, layer);
         }
         try {
             read();
         } catch (IllegalArgumentException e) {
             throw new MalformedModelException("Layer " + layer + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static void check(String layer, Parameter p, DataType type, Shape expected)
-            throws MalformedModelException {
-        NDArray a = p.getArray();
-        if (a.getDataType() != type || !a.getShape().equals(expected)) {
-            throw new MalformedModelException(
-                    "Layer "
-                            + layer
-                            + ": parameter '"
-                            + p.getName()
-                            + "' is "
-                            + a.getDataType()
-                            + a.getShape()
-                            + ", expected "
-                            + type
-                            + expected);
         }
     }
 

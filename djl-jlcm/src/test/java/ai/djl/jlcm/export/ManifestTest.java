@@ -121,6 +121,12 @@ public class ManifestTest {
         cases.put(text.replaceFirst("\"mode\": \"MULTI\",\\s*\"bias\": true", "\"mode\": \"MULTI\""), "'layers[0].bias' is missing");
         cases.put(text.replaceFirst("\"mode\": \"MULTI\"", "\"mode\": \"FANCY\""), "'layers[0].mode' must be one of [SCALED, MULTI]");
         cases.put(text.replaceFirst("\"shape\": \\[\\s*16,\\s*8\\s*\\]", "\"shape\": \"16x8\""), "'layers[0].shape' must be an array");
+        // found by reading while fuzzing: three large dimensions overflowed a long (ArithmeticException)
+        cases.put(text.replaceFirst("\"type\": \"linear\",\\s*\"shape\": \\[\\s*16,\\s*8\\s*\\]",
+                        "\"type\": \"convolution\", \"shape\": [2147483647, 2147483647, 2147483647]"),
+                "'layers[0].shape' [2147483647,2147483647,2147483647] has more than 2147483647 weights");
+        cases.put(text.replaceFirst("\"shape\": \\[\\s*16,\\s*8\\s*\\]", "\"shape\": [65536, 65536]"),
+                "'layers[0].shape' [65536,65536] has more than 2147483647 weights");
         cases.put(text.replaceFirst("\"path\": \"01Linear\"", "\"path\": \"01Linear\", \"path\": \"02Linear\""), "'layers.path' is given twice");
         cases.put(text.replaceFirst("\"path\": \"01Linear\",", "\"path\": \"01Linear\", \"colour\": \"red\","), "unknown field 'layers[0].colour'");
         cases.put(text.replaceFirst("\"modelName\": \"tiny\",", ""), "'modelName' is missing");
