@@ -5,6 +5,7 @@ import ai.djl.Model;
 import ai.djl.jlcm.nn.CodebookConvolution;
 import ai.djl.jlcm.nn.CodebookLinear;
 import ai.djl.jlcm.nn.CodebookWeight;
+import ai.djl.jlcm.nn.MemoryMode;
 import ai.djl.jlcm.transform.BlockTree;
 import ai.djl.nn.Block;
 import ai.djl.nn.BlockFactory;
@@ -24,29 +25,49 @@ import java.util.Map;
  * compressed layers, for DJL to load the parameters into.
  *
  * <p>Named by {@code blockFactory} in the directory's {@code serving.properties}. Argument {@code
- * jlcm.cacheDecodedWeight=true} (a Criteria argument or a serving.properties key) keeps decoded
- * weights in memory after the first inference pass.
+ * jlcm.memoryMode=packed|byte|fp16|fp32} (a Criteria argument or a serving.properties key) sets what
+ * the codebook blocks keep in memory ({@link MemoryMode}; default {@code packed}).
  */
 public class JlcmBlockFactory implements BlockFactory {
 
     private static final long serialVersionUID = 1L;
 
-    /** The argument that turns decoded-weight caching on. */
-    public static final String CACHE_DECODED = "jlcm.cacheDecodedWeight";
+    /** The argument that sets the {@link MemoryMode} of the codebook blocks. */
+    public static final String MEMORY_MODE = "jlcm.memoryMode";
 
     /** {@inheritDoc} */
     @Override
     public Block newBlock(Model model, Path modelPath, Map<String, ?> arguments)
             throws IOException {
         Path dir = Files.isRegularFile(modelPath) ? modelPath.getParent() : modelPath;
-        boolean cache = Boolean.parseBoolean(String.valueOf(arguments.get(CACHE_DECODED)));
+        MemoryMode memoryMode = memoryMode(arguments);
         try {
             Manifest manifest = Manifest.read(dir.resolve(Manifest.FILE_NAME));
             Digests.checkFile(dir.resolve(manifest.paramsFile()), manifest.paramsBytes(), manifest.paramsSha256());
             Block dense = denseBlock(manifest, model, dir, arguments);
-            return withCodebookLayers(dense, manifest, cache);
+            return withCodebookLayers(dense, manifest, memoryMode);
         } catch (MalformedModelException e) {
             throw new IllegalArgumentException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Reads {@value #MEMORY_MODE} from load arguments.
+     *
+     * @param arguments the arguments
+     * @return the memory mode ({@link MemoryMode#PACKED} when absent)
+     * @throws IllegalArgumentException naming the key and the allowed values for a wrong value
+     */
+    public static MemoryMode memoryMode(Map<String, ?> arguments) {
+        Object value = arguments.get(MEMORY_MODE);
+        if (value == null) {
+            return MemoryMode.PACKED;
+        }
+        try {
+            return MemoryMode.fromKey(value.toString());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(
+                    "Invalid " + MEMORY_MODE + "=" + value + ": allowed values: " + MemoryMode.allowedKeys(), e);
         }
     }
 
@@ -80,11 +101,11 @@ public class JlcmBlockFactory implements BlockFactory {
      *
      * @param dense the dense tree
      * @param manifest the manifest
-     * @param cacheDecoded whether codebook blocks cache their decoded weight
+     * @param memoryMode what the codebook blocks keep in memory
      * @return the tree, ready for its parameters to be loaded
      * @throws MalformedModelException if the manifest does not match the tree
      */
-    public static Block withCodebookLayers(Block dense, Manifest manifest, boolean cacheDecoded)
+    public static Block withCodebookLayers(Block dense, Manifest manifest, MemoryMode memoryMode)
             throws MalformedModelException {
         BlockTree tree = BlockTree.of(dense);
         for (Manifest.Layer layer : manifest.layers()) {
@@ -99,7 +120,7 @@ public class JlcmBlockFactory implements BlockFactory {
                                     .setWeight(weight)
                                     .optBias(layer.bias())
                                     .optLayerName(layer.path())
-                                    .optCacheDecodedWeight(cacheDecoded)
+                                    .optMemoryMode(memoryMode)
                                     .build();
                 } else if (block instanceof Convolution && "convolution".equals(layer.type())) {
                     Convolution conv = (Convolution) block;
@@ -110,7 +131,7 @@ public class JlcmBlockFactory implements BlockFactory {
                             CodebookConvolution.like(conv)
                                     .setWeight(weight)
                                     .optLayerName(layer.path())
-                                    .optCacheDecodedWeight(cacheDecoded)
+                                    .optMemoryMode(memoryMode)
                                     .build();
                 } else {
                     throw new IllegalArgumentException(

@@ -115,7 +115,7 @@ final class CompressOnLoadBlock extends AbstractBlock {
             String key = keyText(record);
             Path entry = cache.entryFor(model.getName(), key);
             try (CompressedModelCache.Lock lock = cache.lock(entry)) {
-                Block cached = cache.read(entry, key, source::newBlock, manager, config.cacheDecoded);
+                Block cached = cache.read(entry, key, source::newBlock, manager, config.memoryMode);
                 if (cached != null) {
                     closeParameters(dense);
                     result = cached;
@@ -175,7 +175,7 @@ final class CompressOnLoadBlock extends AbstractBlock {
                         .optLayerTypes(config.layerTypes())
                         .optPathFilter(config.pathFilter())
                         .optMinWeights(config.minWeights)
-                        .optCacheDecodedWeight(config.cacheDecoded);
+                        .optMemoryMode(config.memoryMode);
         return b.build();
     }
 

@@ -40,7 +40,7 @@ public class BitPackingTest {
     public void engineUnpackMatchesJava() {
         Random random = new Random(11);
         try (NDManager manager = NDManager.newBaseManager()) {
-            for (int bits = 1; bits <= 8; bits++) {
+            for (int bits = 1; bits <= BitPacking.MAX_BITS; bits++) {
                 for (int count : new int[] {1, 5, 8, 13, 1000}) {
                     int[] values = new int[count];
                     for (int i = 0; i < count; i++) {
@@ -51,13 +51,29 @@ public class BitPackingTest {
                             manager.create(
                                     ByteBuffer.wrap(packed), new Shape(packed.length), DataType.UINT8);
                     NDArray out = BitPacking.unpack(manager, arr, bits, count);
-                    Assert.assertEquals(out.getDataType(), DataType.INT64);
-                    long[] got = out.toLongArray();
+                    Assert.assertEquals(out.getDataType(), DataType.FLOAT32);
+                    float[] got = out.toFloatArray();
                     for (int i = 0; i < count; i++) {
-                        Assert.assertEquals(got[i], values[i], "bits " + bits + " index " + i);
+                        Assert.assertEquals(got[i], values[i], 0f, "bits " + bits + " index " + i);
+                    }
+                    // any range, starting inside a block or not
+                    int from = count / 3;
+                    int n = count - from - count / 5;
+                    float[] part = BitPacking.unpack(manager, arr, bits, from, n).toFloatArray();
+                    Assert.assertEquals(part.length, n);
+                    for (int i = 0; i < n; i++) {
+                        Assert.assertEquals(part[i], values[from + i], 0f, "bits " + bits + " range index " + i);
                     }
                 }
             }
+        }
+    }
+
+    @Test(expectedExceptions = IllegalArgumentException.class)
+    public void engineRangeOutsideThePackedArrayIsRejected() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            NDArray arr = manager.create(ByteBuffer.wrap(new byte[3]), new Shape(3), DataType.UINT8);
+            BitPacking.unpack(manager, arr, 3, 4, 5); // 9 values of 3 bits need 6 bytes
         }
     }
 
