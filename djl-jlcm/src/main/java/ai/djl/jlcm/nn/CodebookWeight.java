@@ -188,7 +188,11 @@ public final class CodebookWeight {
             NDList parts = new NDList();
             long step = chunkRows(1);
             for (long r0 = 0; r0 < rows; r0 += step) {
-                parts.add(d.rows(r0, Math.min(rows, r0 + step)));
+                try (NDManager chunk = tmp.newSubManager()) {
+                    NDArray part = d.rows(chunk, r0, Math.min(rows, r0 + step));
+                    part.attach(tmp);
+                    parts.add(part);
+                }
             }
             NDArray w = parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 0);
             if (parts.size() == 1 && d.mode == MemoryMode.CACHE_FP32) {
@@ -232,7 +236,7 @@ public final class CodebookWeight {
         /**
          * Applies the op to rows {@code [r0, r1)}.
          *
-         * @param tmp the manager of this pass's temporaries
+         * @param tmp the manager of this chunk's temporaries
          * @param weight the decoded rows, {@code [r1 - r0, shape[1:]…]}
          * @param r0 the first row
          * @param r1 the end row
@@ -259,11 +263,11 @@ public final class CodebookWeight {
             NDList parts = new NDList();
             for (long r0 = 0; r0 < rows; r0 += step) {
                 long r1 = Math.min(rows, r0 + step);
-                NDArray w = d.rows(r0, r1);
-                NDArray part = op.apply(tmp, w, r0, r1);
-                part.attach(tmp);
-                w.close();
-                parts.add(part);
+                try (NDManager chunk = tmp.newSubManager()) { // frees the chunk's temporaries
+                    NDArray part = op.apply(chunk, d.rows(chunk, r0, r1), r0, r1);
+                    part.attach(tmp);
+                    parts.add(part);
+                }
             }
             NDArray result = parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, axis);
             result.attach(out);
@@ -377,24 +381,24 @@ public final class CodebookWeight {
             rowOffset = groups == 1 ? null : grp.mul(entries);
         }
 
-        /** Decodes rows {@code [r0, r1)} into a new FLOAT32 array of {@code tmp}. */
-        NDArray rows(long r0, long r1) {
+        /** Decodes rows {@code [r0, r1)} into a new FLOAT32 array of {@code into}. */
+        NDArray rows(NDManager into, long r0, long r1) {
             long n = r1 - r0;
             Shape chunkShape = new Shape(n).addAll(shape.slice(1));
             switch (mode) {
                 case CACHE_FP32:
-                    return rowsOf(tmp, source, r0, r1);
+                    return rowsOf(into, source, r0, r1);
                 case CACHE_FP16:
-                    return rowsOf(tmp, source, r0, r1).toType(DataType.FLOAT32, false);
+                    return rowsOf(into, source, r0, r1).toType(DataType.FLOAT32, false);
                 case BYTE_INDICES:
-                    NDArray bytes = rowsOf(tmp, source, r0, r1).toType(DataType.INT64, false);
-                    return lookUp(bytes, offsetsOf(r0, r1)).reshape(chunkShape);
+                    NDArray bytes = rowsOf(into, source, r0, r1).toType(DataType.INT64, false);
+                    return lookUp(into, bytes, offsetsOf(into, r0, r1)).reshape(chunkShape);
                 default:
                     NDArray words =
                             BitPacking.unpackWords(
-                                            tmp, indices.getArray(), bits, word, r0 * cols, n * cols)
+                                            into, indices.getArray(), bits, word, r0 * cols, n * cols)
                                     .reshape(n, cols / word);
-                    return lookUp(words, offsetsOf(r0, r1)).reshape(chunkShape);
+                    return lookUp(into, words, offsetsOf(into, r0, r1)).reshape(chunkShape);
             }
         }
 
@@ -402,29 +406,29 @@ public final class CodebookWeight {
         NDArray selected(NDArray idArray, long[] ids) {
             switch (mode) {
                 case CACHE_FP32:
-                    return rowsAt(matrix(source), idArray);
+                    return rowsAt(tmp, matrix(source), idArray);
                 case CACHE_FP16:
-                    return rowsAt(matrix(source), idArray).toType(DataType.FLOAT32, false);
+                    return rowsAt(tmp, matrix(source), idArray).toType(DataType.FLOAT32, false);
                 case BYTE_INDICES:
-                    NDArray bytes = rowsAt(source, idArray).toType(DataType.INT64, false);
-                    return lookUp(bytes, offsetsOf(idArray));
+                    NDArray bytes = rowsAt(tmp, source, idArray).toType(DataType.INT64, false);
+                    return lookUp(tmp, bytes, offsetsOf(idArray));
                 default:
-                    return lookUp(packedRows(ids), offsetsOf(idArray));
+                    return lookUp(tmp, packedRows(ids), offsetsOf(idArray));
             }
         }
 
-        private NDArray offsetsOf(long r0, long r1) {
-            return rowOffset == null ? null : rowsOf(tmp, rowOffset, r0, r1);
+        private NDArray offsetsOf(NDManager into, long r0, long r1) {
+            return rowOffset == null ? null : rowsOf(into, rowOffset, r0, r1);
         }
 
         private NDArray offsetsOf(NDArray idArray) {
-            return rowOffset == null ? null : rowsAt(rowOffset, idArray);
+            return rowOffset == null ? null : rowsAt(tmp, rowOffset, idArray);
         }
 
-        /** Rows {@code ids} of an array (axis 0), owned by {@code tmp}. */
-        private NDArray rowsAt(NDArray array, NDArray ids) {
+        /** Rows {@code ids} of an array (axis 0), owned by {@code into}. */
+        private NDArray rowsAt(NDManager into, NDArray array, NDArray ids) {
             NDArray r = array.get(ids);
-            r.attach(tmp);
+            r.attach(into);
             return r;
         }
 
@@ -452,7 +456,7 @@ public final class CodebookWeight {
                     which[(int) (i * span + j)] = Math.min(blocks - 1, first + j);
                 }
             }
-            NDArray b = rowsAt(packedBlocks, tmp.create(which));
+            NDArray b = rowsAt(tmp, packedBlocks, tmp.create(which));
             NDArray values = BitPacking.unpackBlocks(tmp, b, bits).reshape(n, span * 8);
             NDArray pick =
                     tmp.create(offset)
@@ -462,14 +466,14 @@ public final class CodebookWeight {
         }
 
         /** Looks words ({@code [n, cols / word]} INT64) up in the table: {@code [n, cols]}. */
-        private NDArray lookUp(NDArray words, NDArray offset) {
+        private NDArray lookUp(NDManager into, NDArray words, NDArray offset) {
             NDArray key = offset == null ? words : words.add(offset);
             if (word == 1) {
-                return table.take(tmp, key);
+                return table.take(into, key);
             }
             long n = key.getShape().get(0);
             NDArray flat = key.reshape(-1);
-            return rowsAt(table, flat).reshape(n, cols);
+            return rowsAt(into, table, flat).reshape(n, cols);
         }
     }
 
@@ -511,24 +515,28 @@ public final class CodebookWeight {
     private NDArray build(MemoryMode forMode) {
         NDManager owner = codebook.getArray().getManager();
         try (NDManager tmp = owner.newSubManager()) {
-            Decoder d = new Decoder(tmp, MemoryMode.PACKED, null, wordValues());
+            boolean bytes = forMode == MemoryMode.BYTE_INDICES;
+            Decoder d = bytes ? null : new Decoder(tmp, MemoryMode.PACKED, null, wordValues());
             NDList parts = new NDList();
             long step = chunkRows(1);
             for (long r0 = 0; r0 < rows; r0 += step) {
                 long r1 = Math.min(rows, r0 + step);
-                NDArray part;
-                if (forMode == MemoryMode.BYTE_INDICES) {
-                    part =
-                            BitPacking.unpack(tmp, indices.getArray(), bits, r0 * cols, (r1 - r0) * cols)
-                                    .toType(DataType.UINT8, false)
-                                    .reshape(r1 - r0, cols);
-                } else {
-                    part = d.rows(r0, r1);
-                    if (forMode == MemoryMode.CACHE_FP16) {
-                        part = part.toType(DataType.FLOAT16, false);
+                try (NDManager chunk = tmp.newSubManager()) {
+                    NDArray part;
+                    if (bytes) {
+                        part =
+                                BitPacking.unpack(chunk, indices.getArray(), bits, r0 * cols, (r1 - r0) * cols)
+                                        .toType(DataType.UINT8, false)
+                                        .reshape(r1 - r0, cols);
+                    } else {
+                        part = d.rows(chunk, r0, r1);
+                        if (forMode == MemoryMode.CACHE_FP16) {
+                            part = part.toType(DataType.FLOAT16, false);
+                        }
                     }
+                    part.attach(tmp);
+                    parts.add(part);
                 }
-                parts.add(part);
             }
             NDArray result = parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 0);
             result.attach(owner);
