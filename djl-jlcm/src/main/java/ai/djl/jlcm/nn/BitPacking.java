@@ -117,7 +117,7 @@ public final class BitPacking {
      */
     public static NDArray unpack(NDManager manager, NDArray packed, int bits, long from, long count) {
         checkBits(bits);
-        return words(manager, packed, bits, 1, from, count, false);
+        return words(manager, packed, bits, 1, from, count);
     }
 
     /**
@@ -132,7 +132,7 @@ public final class BitPacking {
      * @param valuesPerWord values per word: 1, 2, 4 or 8, with {@code valuesPerWord · bits <= 16}
      * @param from the first value; a multiple of {@code valuesPerWord}
      * @param count the number of values; a multiple of {@code valuesPerWord}
-     * @return an INT64 array of {@code count / valuesPerWord} words
+     * @return a FLOAT32 array of {@code count / valuesPerWord} words (exact integers)
      */
     public static NDArray unpackWords(
             NDManager manager, NDArray packed, int bits, int valuesPerWord, long from, long count) {
@@ -144,33 +144,24 @@ public final class BitPacking {
             throw new IllegalArgumentException(
                     "values [" + from + ", " + (from + count) + ") are not whole words of " + valuesPerWord);
         }
-        return words(manager, packed, bits, valuesPerWord, from, count, true);
+        return words(manager, packed, bits, valuesPerWord, from, count);
     }
 
     private static NDArray words(
-            NDManager manager, NDArray packed, int bits, int perWord, long from, long count, boolean int64) {
+            NDManager manager, NDArray packed, int bits, int perWord, long from, long count) {
         if (from < 0 || count < 0 || packedLength(from + count, bits) > packed.size()) {
             throw new IllegalArgumentException(
                     "values [" + from + ", " + (from + count) + ") are outside a packed array of "
                             + packed.size() + " bytes at " + bits + " bits");
         }
-        DataType type = int64 ? DataType.INT64 : DataType.FLOAT32;
         if (count == 0) {
-            return manager.zeros(new Shape(0), type);
+            return manager.zeros(new Shape(0));
         }
         long firstBlock = from / 8;
         long endBlock = (from + count + 7) / 8;
         NDArray bytes = packed.get(firstBlock * bits + ":" + endBlock * bits);
         bytes.attach(manager);
-        NDArray words;
-        if (perWord * bits == 8) {
-            words = bytes.toType(type, false); // a word is a byte
-        } else {
-            words = unpackBlocks(manager, bytes, bits, perWord);
-            if (int64) {
-                words = words.toType(DataType.INT64, false);
-            }
-        }
+        NDArray words = unpackBlocks(manager, bytes, bits, perWord);
         long skip = (from - firstBlock * 8) / perWord;
         long n = count / perWord;
         if (skip == 0 && n == words.size()) {
@@ -196,10 +187,9 @@ public final class BitPacking {
      * Unpacks whole blocks into words of {@code perWord} values.
      *
      * <p>Word {@code j} of a block starts at bit {@code o = j·w mod 8} of byte {@code k = j·w / 8}
-     * ({@code w = perWord·bits}) and spans at most three bytes, so it is {@code (floor(B[k] / 2^o) +
-     * B[k+1]·2^(8-o) + B[k+2]·2^(16-o)) mod 2^w}, counting only the bytes it overlaps. Both sums are
-     * products with small constant matrices, exact in float32 (every partial sum is an integer below
-     * 2^24).
+     * ({@code w = perWord·bits}) and spans at most three bytes, so it is {@code floor(Σ_i B[k+i] ·
+     * 2^(8i-o)) mod 2^w} over the bytes it overlaps: one product of the block's bytes with a constant
+     * matrix, exact in float32 (the sum holds at most 24 significant bits).
      */
     private static NDArray unpackBlocks(NDManager manager, NDArray blocks, int bits, int perWord) {
         long m = blocks.size() / bits;
@@ -210,27 +200,22 @@ public final class BitPacking {
         if (width == 8) {
             return bytes.reshape(m * wordsPerBlock);
         }
-        bytes = bytes.reshape(m, bits);
-        float[] low = new float[bits * wordsPerBlock];
-        float[] high = new float[bits * wordsPerBlock];
-        boolean straddles = false;
+        float[] weights = new float[wordsPerBlock * bits];
         for (int j = 0; j < wordsPerBlock; j++) {
             int start = j * width;
             int k = start / 8;
             int o = start % 8;
-            low[k * wordsPerBlock + j] = 1f / (1 << o);
-            for (int extra = 1; extra <= 2; extra++) {
-                if (o + width > 8 * extra) {
-                    high[(k + extra) * wordsPerBlock + j] = (float) (1 << (8 * extra - o));
-                    straddles = true;
-                }
+            for (int i = 0; k + i < bits && 8 * i < o + width; i++) {
+                weights[j * bits + k + i] = (float) Math.scalb(1.0, 8 * i - o);
             }
         }
-        NDArray words = bytes.matMul(manager.create(low, new Shape(bits, wordsPerBlock))).floor();
-        if (straddles) {
-            words = words.add(bytes.matMul(manager.create(high, new Shape(bits, wordsPerBlock))));
-        }
-        return words.mod((float) (1 << width)).reshape(m * wordsPerBlock);
+        // [words per block, bits] x [bits, m]: the bytes' transposed view costs no copy
+        NDArray sums =
+                manager.create(weights, new Shape(wordsPerBlock, bits))
+                        .matMul(bytes.reshape(m, bits).transpose())
+                        .transpose()
+                        .floor();
+        return sums.mod((float) (1 << width)).reshape(m * wordsPerBlock);
     }
 
     private static void checkLength(long packedLength, long count, int bits) {

@@ -7,7 +7,9 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Embedding;
 
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -47,10 +49,11 @@ public final class CodebookWeight {
     private final Parameter scales;
 
     /**
-     * The default chunk size in weights (4 MB of float32). Measured with {@code DecodeBenchmark} on 2
-     * cores for 768×3072 and 3072×768 layers: 2^16 and 2^18 cost 1.3–2× more per pass than 2^20 in
-     * every mode (each chunk pays a dozen engine calls and a narrower matrix product); beyond 2^20
-     * the gain is within noise while the transient grows with the layer.
+     * The default chunk size in weights (4 MB of float32). Measured with {@code DecodeBenchmark} on
+     * 768×3072 and 3072×768 layers at 128 and 1024 tokens: 2^16 and 2^18 cost up to 2× more per pass
+     * than 2^20 (each chunk pays a dozen engine calls and a narrower matrix product); 2^22 or one
+     * chunk gain at most about 5 % while the transient (about 14 bytes per chunk weight in PACKED
+     * mode) grows with the layer.
      */
     public static final long DEFAULT_CHUNK_WEIGHTS = 1L << 20;
 
@@ -335,7 +338,7 @@ public final class CodebookWeight {
         final int word;
         /** Row {@code g·2^(word·bits) + w}: the codewords of word {@code w} in group {@code g}, scaled. */
         final NDArray table;
-        /** The first table row of each row's group, INT64 [rows, 1]; null with one group. */
+        /** The first table row of each row's group, FLOAT32 [rows, 1]; null with one group. */
         final NDArray rowOffset;
 
         Decoder(NDManager tmp, MemoryMode mode, NDArray source, int word) {
@@ -355,7 +358,6 @@ public final class CodebookWeight {
                                     CompressedWeight.groupIdBits(groups),
                                     0,
                                     rows)
-                            .toType(DataType.INT64, false)
                             .reshape(rows, 1);
             int k = 1 << bits;
             // the codewords of each group, scaled: [groups, k]
@@ -368,7 +370,7 @@ public final class CodebookWeight {
             }
             long entries = 1L << (word * bits);
             if (word == 1) {
-                table = books.reshape(-1);
+                table = books.reshape(-1, 1);
             } else {
                 long[] digits = digitTable(bits, word);
                 NDArray index =
@@ -378,7 +380,7 @@ public final class CodebookWeight {
                                 .add(tmp.create(digits, new Shape(1, entries, word)));
                 table = books.reshape(-1).take(tmp, index).reshape(groups * entries, word);
             }
-            rowOffset = groups == 1 ? null : grp.mul(entries);
+            rowOffset = groups == 1 ? null : grp.mul((float) entries);
         }
 
         /** Decodes rows {@code [r0, r1)} into a new FLOAT32 array of {@code into}. */
@@ -391,7 +393,7 @@ public final class CodebookWeight {
                 case CACHE_FP16:
                     return rowsOf(into, source, r0, r1).toType(DataType.FLOAT32, false);
                 case BYTE_INDICES:
-                    NDArray bytes = rowsOf(into, source, r0, r1).toType(DataType.INT64, false);
+                    NDArray bytes = rowsOf(into, source, r0, r1).toType(DataType.FLOAT32, false);
                     return lookUp(into, bytes, offsetsOf(into, r0, r1)).reshape(chunkShape);
                 default:
                     NDArray words =
@@ -410,7 +412,7 @@ public final class CodebookWeight {
                 case CACHE_FP16:
                     return rowsAt(tmp, matrix(source), idArray).toType(DataType.FLOAT32, false);
                 case BYTE_INDICES:
-                    NDArray bytes = rowsAt(tmp, source, idArray).toType(DataType.INT64, false);
+                    NDArray bytes = rowsAt(tmp, source, idArray).toType(DataType.FLOAT32, false);
                     return lookUp(tmp, bytes, offsetsOf(idArray));
                 default:
                     return lookUp(tmp, packedRows(ids), offsetsOf(idArray));
@@ -439,7 +441,7 @@ public final class CodebookWeight {
             return v;
         }
 
-        /** Unpacks the indices of the given rows, {@code [ids.length, cols]} INT64. */
+        /** Unpacks the indices of the given rows, {@code [ids.length, cols]} FLOAT32. */
         private NDArray packedRows(long[] ids) {
             long blocks = (shape.size() + 7) / 8;
             NDArray packedBlocks = indices.getArray().reshape(blocks, bits);
@@ -462,18 +464,17 @@ public final class CodebookWeight {
                     tmp.create(offset)
                             .reshape(n, 1)
                             .add(tmp.arange(0, cols, 1, DataType.INT64).reshape(1, cols));
-            return values.gather(pick, 1).toType(DataType.INT64, false);
+            return values.gather(pick, 1);
         }
 
-        /** Looks words ({@code [n, cols / word]} INT64) up in the table: {@code [n, cols]}. */
+        /**
+         * Looks words ({@code [n, cols / word]}, FLOAT32 integers) up in the table: {@code [n,
+         * cols]}. The embedding op is the engine's fastest row gather and takes INT32 keys.
+         */
         private NDArray lookUp(NDManager into, NDArray words, NDArray offset) {
-            NDArray key = offset == null ? words : words.add(offset);
-            if (word == 1) {
-                return table.take(into, key);
-            }
+            NDArray key = (offset == null ? words : words.add(offset)).toType(DataType.INT32, false);
             long n = key.getShape().get(0);
-            NDArray flat = key.reshape(-1);
-            return rowsAt(into, table, flat).reshape(n, cols);
+            return Embedding.embedding(key, table, SparseFormat.DENSE).head().reshape(n, cols);
         }
     }
 

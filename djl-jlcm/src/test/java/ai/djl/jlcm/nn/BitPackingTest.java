@@ -69,6 +69,35 @@ public class BitPackingTest {
         }
     }
 
+    @Test
+    public void engineWordsHoldConsecutiveValuesLowFirst() {
+        Random random = new Random(5);
+        try (NDManager manager = NDManager.newBaseManager()) {
+            for (int bits = 1; bits <= 8; bits++) {
+                for (int u = 1; u <= 8 && u * bits <= 16; u *= 2) {
+                    int count = 8 * 37;
+                    int[] values = new int[count];
+                    for (int i = 0; i < count; i++) {
+                        values[i] = random.nextInt(1 << bits);
+                    }
+                    byte[] packed = BitPacking.pack(values, bits);
+                    NDArray arr = manager.create(ByteBuffer.wrap(packed), new Shape(packed.length), DataType.UINT8);
+                    int from = 3 * u; // starts inside a block unless u = 8
+                    int n = count - from - u;
+                    float[] got = BitPacking.unpackWords(manager, arr, bits, u, from, n).toFloatArray();
+                    Assert.assertEquals(got.length, n / u);
+                    for (int w = 0; w < n / u; w++) {
+                        long expected = 0;
+                        for (int j = 0; j < u; j++) {
+                            expected += (long) values[from + w * u + j] << (j * bits);
+                        }
+                        Assert.assertEquals(got[w], expected, 0f, bits + " bits, " + u + " per word, word " + w);
+                    }
+                }
+            }
+        }
+    }
+
     @Test(expectedExceptions = IllegalArgumentException.class)
     public void engineRangeOutsideThePackedArrayIsRejected() {
         try (NDManager manager = NDManager.newBaseManager()) {
