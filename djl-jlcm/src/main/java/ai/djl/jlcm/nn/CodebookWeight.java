@@ -370,7 +370,7 @@ public final class CodebookWeight {
             }
             long entries = 1L << (word * bits);
             if (word == 1) {
-                table = books.reshape(-1, 1);
+                table = books.reshape(-1);
             } else {
                 long[] digits = digitTable(bits, word);
                 NDArray index =
@@ -469,11 +469,16 @@ public final class CodebookWeight {
 
         /**
          * Looks words ({@code [n, cols / word]}, FLOAT32 integers) up in the table: {@code [n,
-         * cols]}. The embedding op is the engine's fastest row gather and takes INT32 keys.
+         * cols]}. Measured fastest: the embedding op (a row gather, INT32 keys) for words of several
+         * values, a flat take with INT64 keys for single values.
          */
         private NDArray lookUp(NDManager into, NDArray words, NDArray offset) {
-            NDArray key = (offset == null ? words : words.add(offset)).toType(DataType.INT32, false);
+            NDArray key = offset == null ? words : words.add(offset);
             long n = key.getShape().get(0);
+            if (word == 1) {
+                return table.take(into, key.toType(DataType.INT64, false)).reshape(n, cols);
+            }
+            key = key.toType(DataType.INT32, false);
             return Embedding.embedding(key, table, SparseFormat.DENSE).head().reshape(n, cols);
         }
     }
