@@ -128,6 +128,11 @@ final class CompressOnLoadBlock extends AbstractBlock {
                 }
             }
         }
+        for (Block b : BlockTree.of(result).blocks().values()) {
+            if (b instanceof CodebookBlock) { // whichever path built them (JLCM builds its own)
+                ((CodebookBlock) b).getCodebookWeight().setMemoryMode(config.memoryMode);
+            }
+        }
         model.setBlock(result);
         logger.info(
                 "Model '{}': {} in {} ms ({})",
