@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
@@ -272,6 +273,7 @@ public final class CodebookWeight {
                     parts.add(part);
                 }
             }
+            // measured: writing the chunks into a preallocated output (NDArray.set) peaks higher
             NDArray result = parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, axis);
             result.attach(out);
             return result;
@@ -520,34 +522,30 @@ public final class CodebookWeight {
 
     private NDArray build(MemoryMode forMode) {
         NDManager owner = codebook.getArray().getManager();
+        boolean bytes = forMode == MemoryMode.BYTE_INDICES;
+        DataType type =
+                bytes ? DataType.UINT8 : forMode == MemoryMode.CACHE_FP16 ? DataType.FLOAT16 : DataType.FLOAT32;
+        // filled chunk by chunk in place: the build holds the result and one chunk, never all chunks
+        NDArray result = owner.zeros(bytes ? new Shape(rows, cols) : shape, type);
         try (NDManager tmp = owner.newSubManager()) {
-            boolean bytes = forMode == MemoryMode.BYTE_INDICES;
             Decoder d = bytes ? null : new Decoder(tmp, MemoryMode.PACKED, null, wordValues());
-            NDList parts = new NDList();
             long step = chunkRows(1);
             for (long r0 = 0; r0 < rows; r0 += step) {
                 long r1 = Math.min(rows, r0 + step);
                 try (NDManager chunk = tmp.newSubManager()) {
-                    NDArray part;
-                    if (bytes) {
-                        part =
-                                BitPacking.unpack(chunk, indices.getArray(), bits, r0 * cols, (r1 - r0) * cols)
-                                        .toType(DataType.UINT8, false)
-                                        .reshape(r1 - r0, cols);
-                    } else {
-                        part = d.rows(chunk, r0, r1);
-                        if (forMode == MemoryMode.CACHE_FP16) {
-                            part = part.toType(DataType.FLOAT16, false);
-                        }
-                    }
-                    part.attach(tmp);
-                    parts.add(part);
+                    NDArray part =
+                            bytes
+                                    ? BitPacking.unpack(chunk, indices.getArray(), bits, r0 * cols, (r1 - r0) * cols)
+                                            .reshape(r1 - r0, cols)
+                                    : d.rows(chunk, r0, r1);
+                    result.set(new NDIndex(r0 + ":" + r1), part.toType(type, false));
                 }
             }
-            NDArray result = parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 0);
-            result.attach(owner);
-            return result;
+        } catch (RuntimeException e) {
+            result.close();
+            throw e;
         }
+        return result;
     }
 
     /**

@@ -291,6 +291,12 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private static float[] forward(Variant v, NDManager manager, NDList input) throws TranslateException {
+        return forward(v, manager, input, true);
+    }
+
+    /** One forward pass; the output is copied to Java only when asked (the copy costs native memory). */
+    private static float[] forward(Variant v, NDManager manager, NDList input, boolean read)
+            throws TranslateException {
         try (NDManager step = manager.newSubManager()) {
             NDList in = new NDList();
             for (NDArray a : input) {
@@ -298,8 +304,13 @@ final class BenchCommand implements Callable<Integer> {
                 c.attach(step);
                 in.add(c);
             }
-            NDArray out = v.predictor.predict(in).head();
-            return out.getDataType() == DataType.FLOAT32 ? out.toFloatArray() : out.toType(DataType.FLOAT32, false).toFloatArray();
+            NDList out = v.predictor.predict(in);
+            out.attach(step);
+            if (!read) {
+                return null;
+            }
+            NDArray head = out.head();
+            return head.getDataType() == DataType.FLOAT32 ? head.toFloatArray() : head.toType(DataType.FLOAT32, false).toFloatArray();
         }
     }
 
@@ -376,7 +387,7 @@ final class BenchCommand implements Callable<Integer> {
                 v.predictor = p;
                 NDList input = input(manager, v.model);
                 for (int i = 0; i < iters; i++) {
-                    forward(v, manager, input);
+                    forward(v, manager, input, false);
                 }
             }
             json.addProperty("after_kb", status("VmRSS"));
