@@ -76,7 +76,10 @@ final class BenchCommand implements Callable<Integer> {
             description = "memory modes to measure, comma-separated: packed, byte, fp16, fp32 (default packed)")
     List<MemoryMode> modes;
 
-    @Option(names = "--ids", paramLabel = "V", description = "integer inputs in [0, V) (token ids) instead of normal floats")
+    @Option(
+            names = "--ids",
+            paramLabel = "V",
+            description = "integer inputs: the first in [0, V) (token ids), the others ones (token types, attention masks)")
     Integer ids;
 
     @Option(names = "--no-memory", description = "skip the resident-memory measurement (child JVMs)")
@@ -265,7 +268,8 @@ final class BenchCommand implements Callable<Integer> {
         }
         Random random = new Random(7);
         NDList list = new NDList();
-        for (Shape s : shapes) {
+        for (int k = 0; k < shapes.length; k++) {
+            Shape s = shapes[k];
             long[] dims = s.getShape().clone();
             dims[0] = batch;
             if (seq != null && dims.length > 1) {
@@ -276,7 +280,7 @@ final class BenchCommand implements Callable<Integer> {
             if (ids != null) {
                 long[] v = new long[n];
                 for (int i = 0; i < n; i++) {
-                    v[i] = random.nextInt(ids);
+                    v[i] = k == 0 ? random.nextInt(ids) : 1;
                 }
                 list.add(manager.create(v, shape));
             } else {
