@@ -59,6 +59,11 @@ public class JlcmBlockFactory implements BlockFactory {
      * @throws IllegalArgumentException naming the key and the allowed values for a wrong value
      */
     public static MemoryMode memoryMode(Map<String, ?> arguments) {
+        if (arguments.containsKey("jlcm.cacheDecodedWeight")) {
+            throw new IllegalArgumentException(
+                    "jlcm.cacheDecodedWeight was replaced by " + MEMORY_MODE + "=" + MemoryMode.allowedKeys()
+                            + " (fp32 for the old true)");
+        }
         Object value = arguments.get(MEMORY_MODE);
         if (value == null) {
             return MemoryMode.PACKED;

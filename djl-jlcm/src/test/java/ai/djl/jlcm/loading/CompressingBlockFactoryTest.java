@@ -350,6 +350,8 @@ public class CompressingBlockFactoryTest {
         }
         String error = loadError(entry, Map.of("jlcm.memoryMode", "bf16"));
         Assert.assertTrue(error.contains("jlcm.memoryMode=bf16") && error.contains("packed|byte|fp16|fp32"), error);
+        error = loadError(entry, Map.of("jlcm.cacheDecodedWeight", "true"));
+        Assert.assertTrue(error.contains("replaced by jlcm.memoryMode"), error);
     }
 
     @Test
