@@ -5,6 +5,7 @@ import ai.djl.Model;
 import ai.djl.jlcm.nn.CodebookConvolution;
 import ai.djl.jlcm.nn.CodebookLinear;
 import ai.djl.jlcm.nn.CodebookWeight;
+import ai.djl.jlcm.nn.MemoryMode;
 import ai.djl.jlcm.transform.BlockTree;
 import ai.djl.nn.Block;
 import ai.djl.nn.BlockFactory;
@@ -28,15 +29,15 @@ import java.util.stream.Stream;
  * compressed layers, for DJL to load the parameters into.
  *
  * <p>Named by {@code blockFactory} in the directory's {@code serving.properties}. Argument {@code
- * jlcm.cacheDecodedWeight=true} (a Criteria argument or a serving.properties key) keeps decoded
- * weights in memory after the first inference pass.
+ * jlcm.memoryMode=packed|byte|fp16|fp32} (a Criteria argument or a serving.properties key) sets what
+ * the codebook blocks keep in memory ({@link MemoryMode}; default {@code packed}).
  */
 public class JlcmBlockFactory implements BlockFactory {
 
     private static final long serialVersionUID = 1L;
 
-    /** The argument that turns decoded-weight caching on. */
-    public static final String CACHE_DECODED = "jlcm.cacheDecodedWeight";
+    /** The argument that sets the {@link MemoryMode} of the codebook blocks. */
+    public static final String MEMORY_MODE = "jlcm.memoryMode";
 
     /** The prefix of the keys a cache entry records in its {@code serving.properties}. */
     public static final String CACHE_RECORD_PREFIX = "jlcm.cache.";
@@ -46,28 +47,28 @@ public class JlcmBlockFactory implements BlockFactory {
     public Block newBlock(Model model, Path modelPath, Map<String, ?> arguments)
             throws IOException {
         Path dir = Files.isRegularFile(modelPath) ? modelPath.getParent() : modelPath;
-        boolean cache = checkArguments(dir, arguments);
+        MemoryMode memoryMode = memoryMode(arguments);
+        checkArguments(dir, arguments);
         try {
             Manifest manifest = Manifest.read(dir.resolve(Manifest.FILE_NAME));
             checkOnlyParameterFile(dir, manifest);
             Digests.checkFile(dir.resolve(manifest.paramsFile()), manifest.paramsBytes(), manifest.paramsSha256());
             Block dense = denseBlock(manifest, model, dir, arguments);
-            return withCodebookLayers(dense, manifest, cache);
+            return withCodebookLayers(dense, manifest, memoryMode);
         } catch (MalformedModelException e) {
             throw new IllegalArgumentException(e.getMessage(), e);
         }
     }
 
     /**
-     * Checks the {@code jlcm.*} arguments of a compressed directory: only the runtime keys apply (and
-     * the {@code jlcm.cache.*} records of cache entries); keys that choose how to compress are
-     * refused, since the weights are already compressed, and unknown keys are refused as typos.
-     *
-     * @return whether decoded weights are cached
+     * Checks the {@code jlcm.*} arguments of a compressed directory: only {@value #MEMORY_MODE}
+     * applies (and the {@code jlcm.cache.*} records of cache entries); keys that choose how to
+     * compress are refused, since the weights are already compressed, and unknown keys are refused as
+     * typos.
      */
-    private static boolean checkArguments(Path dir, Map<String, ?> arguments) {
+    private static void checkArguments(Path dir, Map<String, ?> arguments) {
         for (String key : new java.util.TreeSet<>(arguments.keySet())) {
-            if (!key.startsWith("jlcm.") || key.equals(CACHE_DECODED) || key.startsWith(CACHE_RECORD_PREFIX)) {
+            if (!key.startsWith("jlcm.") || key.equals(MEMORY_MODE) || key.startsWith(CACHE_RECORD_PREFIX)) {
                 continue;
             }
             throw new IllegalArgumentException(
@@ -77,22 +78,13 @@ public class JlcmBlockFactory implements BlockFactory {
                             + " does not apply to "
                             + dir
                             + ": its weights are already compressed (keys that choose how to compress apply to"
-                            + " float models loaded through CompressingBlockFactory); the keys of a compressed"
-                            + " directory are "
-                            + CACHE_DECODED);
+                            + " float models loaded through CompressingBlockFactory); the key of a compressed"
+                            + " directory is "
+                            + MEMORY_MODE);
         }
-        Object value = arguments.get(CACHE_DECODED);
-        if (value == null) {
-            return false;
-        }
-        String text = String.valueOf(value).trim();
-        if (!text.equalsIgnoreCase("true") && !text.equalsIgnoreCase("false")) {
-            throw new IllegalArgumentException(
-                    "Invalid " + CACHE_DECODED + "=" + value + " for " + dir + ": expected true or false");
-        }
-        return Boolean.parseBoolean(text);
     }
 
+    /**
     /**
      * DJL reads the highest-numbered {@code <name>-NNNN.params} of a directory (or the one an {@code
      * epoch} option names), not the manifest's: a directory with any other parameter file is refused,
@@ -115,6 +107,31 @@ public class JlcmBlockFactory implements BlockFactory {
                                 + "; DJL could load it instead of the verified file, so the directory is refused"
                                 + " (remove the other parameter files)");
             }
+        }
+    }
+
+    /**
+     * Reads {@value #MEMORY_MODE} from load arguments.
+     *
+     * @param arguments the arguments
+     * @return the memory mode ({@link MemoryMode#PACKED} when absent)
+     * @throws IllegalArgumentException naming the key and the allowed values for a wrong value
+     */
+    public static MemoryMode memoryMode(Map<String, ?> arguments) {
+        if (arguments.containsKey("jlcm.cacheDecodedWeight")) {
+            throw new IllegalArgumentException(
+                    "jlcm.cacheDecodedWeight was replaced by " + MEMORY_MODE + "=" + MemoryMode.allowedKeys()
+                            + " (fp32 for the old true)");
+        }
+        Object value = arguments.get(MEMORY_MODE);
+        if (value == null) {
+            return MemoryMode.PACKED;
+        }
+        try {
+            return MemoryMode.fromKey(value.toString());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(
+                    "Invalid " + MEMORY_MODE + "=" + value + ": allowed values: " + MemoryMode.allowedKeys(), e);
         }
     }
 
@@ -148,11 +165,11 @@ public class JlcmBlockFactory implements BlockFactory {
      *
      * @param dense the dense tree
      * @param manifest the manifest
-     * @param cacheDecoded whether codebook blocks cache their decoded weight
+     * @param memoryMode what the codebook blocks keep in memory
      * @return the tree, ready for its parameters to be loaded
      * @throws MalformedModelException if the manifest does not match the tree
      */
-    public static Block withCodebookLayers(Block dense, Manifest manifest, boolean cacheDecoded)
+    public static Block withCodebookLayers(Block dense, Manifest manifest, MemoryMode memoryMode)
             throws MalformedModelException {
         BlockTree tree = BlockTree.of(dense);
         for (Manifest.Layer layer : manifest.layers()) {
@@ -167,7 +184,7 @@ public class JlcmBlockFactory implements BlockFactory {
                                     .setWeight(weight)
                                     .optBias(layer.bias())
                                     .optLayerName(layer.path())
-                                    .optCacheDecodedWeight(cacheDecoded)
+                                    .optMemoryMode(memoryMode)
                                     .build();
                 } else if (block instanceof Convolution && "convolution".equals(layer.type())) {
                     Convolution conv = (Convolution) block;
@@ -178,7 +195,7 @@ public class JlcmBlockFactory implements BlockFactory {
                             CodebookConvolution.like(conv)
                                     .setWeight(weight)
                                     .optLayerName(layer.path())
-                                    .optCacheDecodedWeight(cacheDecoded)
+                                    .optMemoryMode(memoryMode)
                                     .build();
                 } else {
                     throw new IllegalArgumentException(

@@ -117,7 +117,7 @@ final class CompressOnLoadBlock extends AbstractBlock {
             String key = keyText(record);
             Path entry = cache.entryFor(model.getName(), key);
             try (DirectoryLock lock = cache.lock(entry)) {
-                Block cached = cache.read(entry, key, source::newBlock, manager, config.cacheDecoded);
+                Block cached = cache.read(entry, key, source::newBlock, manager, config.memoryMode);
                 if (cached != null) {
                     closeParameters(dense);
                     result = cached;
@@ -128,6 +128,11 @@ final class CompressOnLoadBlock extends AbstractBlock {
                     result = dense;
                     how = "compressed and cached in " + entry;
                 }
+            }
+        }
+        for (Block b : BlockTree.of(result).blocks().values()) {
+            if (b instanceof CodebookBlock) { // whichever path built them (JLCM builds its own)
+                ((CodebookBlock) b).getCodebookWeight().setMemoryMode(config.memoryMode);
             }
         }
         model.setBlock(result);
@@ -177,7 +182,7 @@ final class CompressOnLoadBlock extends AbstractBlock {
                         .optLayerTypes(config.layerTypes())
                         .optPathFilter(config.pathFilter())
                         .optMinWeights(config.minWeights)
-                        .optCacheDecodedWeight(config.cacheDecoded);
+                        .optMemoryMode(config.memoryMode);
         return b.build();
     }
 

@@ -9,6 +9,7 @@ import ai.djl.jlcm.export.Manifest;
 import ai.djl.jlcm.export.ModelDirectory;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.nn.CodebookBlock;
+import ai.djl.jlcm.nn.MemoryMode;
 import ai.djl.jlcm.transform.BlockTree;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -128,11 +129,11 @@ final class CompressedModelCache {
      * @param key the full cache key
      * @param dense builds a new dense block tree
      * @param manager the model's manager
-     * @param cacheDecoded whether codebook blocks keep decoded weights
+     * @param memoryMode what codebook blocks keep in memory
      * @return the loaded tree, or {@code null}
      * @throws IOException if the dense tree cannot be built
      */
-    Block read(Path entry, String key, DenseTree dense, NDManager manager, boolean cacheDecoded)
+    Block read(Path entry, String key, DenseTree dense, NDManager manager, MemoryMode memoryMode)
             throws IOException {
         ModelDirectory.recover(entry);
         if (!Files.isDirectory(entry)) {
@@ -181,7 +182,7 @@ final class CompressedModelCache {
         }
         Block tree = dense.newBlock();
         try {
-            JlcmBlockFactory.withCodebookLayers(tree, manifest, cacheDecoded);
+            JlcmBlockFactory.withCodebookLayers(tree, manifest, memoryMode);
             DataInputStream dis = new DataInputStream(new ByteArrayInputStream(bytes));
             skipHeader(dis);
             tree.loadParameters(manager, dis);

@@ -4,6 +4,7 @@ import ai.djl.Model;
 import ai.djl.jlcm.export.JlcmBlockFactory;
 import ai.djl.jlcm.export.Manifest;
 import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.jlcm.nn.MemoryMode;
 import ai.djl.ndarray.NDList;
 import ai.djl.nn.Block;
 import ai.djl.nn.BlockFactory;
@@ -462,14 +463,14 @@ public class CompressingBlockFactory implements BlockFactory {
         }
 
         /**
-         * Keeps decoded weights after the first inference pass ({@code jlcm.cacheDecodedWeight};
-         * default false).
+         * Sets what codebook blocks keep in memory between passes ({@code jlcm.memoryMode}; default
+         * {@link MemoryMode#PACKED}).
          *
-         * @param cacheDecoded whether to keep them
+         * @param memoryMode the memory mode
          * @return this builder
          */
-        public Builder optCacheDecodedWeight(boolean cacheDecoded) {
-            return set(LoadConfig.CACHE_DECODED, String.valueOf(cacheDecoded));
+        public Builder optMemoryMode(MemoryMode memoryMode) {
+            return set(LoadConfig.MEMORY_MODE, memoryMode.key());
         }
 
         private Builder set(String key, String value) {

@@ -4,6 +4,7 @@ import ai.djl.jlcm.export.JlcmBlockFactory;
 import ai.djl.jlcm.loading.CompressingBlockFactory.Method;
 import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.nn.CompressedWeight;
+import ai.djl.jlcm.nn.MemoryMode;
 import ai.djl.nn.Block;
 import ai.djl.nn.convolutional.Conv1d;
 import ai.djl.nn.convolutional.Conv2d;
@@ -48,7 +49,7 @@ final class LoadConfig {
     static final String BLOCK_FACTORY = "jlcm.blockFactory";
     static final String CACHE_DIR = "jlcm.cacheDir";
     static final String CACHE_ENABLED = "jlcm.cacheEnabled";
-    static final String CACHE_DECODED = JlcmBlockFactory.CACHE_DECODED;
+    static final String MEMORY_MODE = JlcmBlockFactory.MEMORY_MODE;
 
     /** Every key this class reads, in the order the README lists them. */
     static final List<String> KEYS =
@@ -68,7 +69,7 @@ final class LoadConfig {
                     BLOCK_FACTORY,
                     CACHE_DIR,
                     CACHE_ENABLED,
-                    CACHE_DECODED);
+                    MEMORY_MODE);
 
     static final int DEFAULT_BITS = 4;
     static final int DEFAULT_GROUPS = 4;
@@ -94,7 +95,7 @@ final class LoadConfig {
     final boolean cacheEnabled;
     final Path cacheDir;
     final String cacheDirSource;
-    final boolean cacheDecoded;
+    final MemoryMode memoryMode;
     /** The keys as given, for messages. */
     final Map<String, String> given;
 
@@ -183,7 +184,12 @@ final class LoadConfig {
         calibrationBatch = integer(CALIBRATION_BATCH, DEFAULT_CALIBRATION_BATCH, 1, Integer.MAX_VALUE);
         floatFactory = text(BLOCK_FACTORY);
         cacheEnabled = bool(CACHE_ENABLED, true);
-        cacheDecoded = bool(CACHE_DECODED, false);
+        String memoryText = text(MEMORY_MODE);
+        try {
+            memoryMode = memoryText == null ? MemoryMode.PACKED : MemoryMode.fromKey(memoryText);
+        } catch (IllegalArgumentException e) {
+            throw invalid(MEMORY_MODE, "allowed values: " + MemoryMode.allowedKeys());
+        }
         String dir = text(CACHE_DIR);
         if (dir != null) {
             Path p = path(CACHE_DIR, dir);

@@ -97,26 +97,125 @@ public final class BitPacking {
      * @param packed a UINT8 array of {@link #packedLength(long, int)} bytes
      * @param bits the width of each value
      * @param count the number of values to read
-     * @return an INT64 array of {@code count} values
+     * @return a FLOAT32 array of {@code count} values (exact integers)
      */
     public static NDArray unpack(NDManager manager, NDArray packed, int bits, long count) {
         checkLength(packed.size(), count, bits);
-        long blocks = (count + 7) / 8;
-        if (blocks == 0) {
-            return manager.create(new long[0]);
+        return unpack(manager, packed, bits, 0, count);
+    }
+
+    /**
+     * Unpacks the values {@code [from, from + count)} of a packed array on the engine; only the
+     * bytes that hold them are read.
+     *
+     * @param manager the manager that owns the result
+     * @param packed a UINT8 array of packed values
+     * @param bits the width of each value
+     * @param from the first value to read
+     * @param count the number of values to read
+     * @return a FLOAT32 array of {@code count} values (exact integers)
+     */
+    public static NDArray unpack(NDManager manager, NDArray packed, int bits, long from, long count) {
+        checkBits(bits);
+        return words(manager, packed, bits, 1, from, count);
+    }
+
+    /**
+     * Unpacks words of {@code valuesPerWord} consecutive values on the engine: word {@code i} is
+     * {@code Σ_j v[from + i·u + j] · 2^(j·bits)}, the values' bits as they lie in the stream. A word
+     * of {@code u} indices is the key of a lookup table of {@code u} codewords, so decoding costs one
+     * gather per word instead of one per value.
+     *
+     * @param manager the manager that owns the result
+     * @param packed a UINT8 array of packed values
+     * @param bits the width of each value, 1 to 8
+     * @param valuesPerWord values per word: 1, 2, 4 or 8, with {@code valuesPerWord · bits <= 16}
+     * @param from the first value; a multiple of {@code valuesPerWord}
+     * @param count the number of values; a multiple of {@code valuesPerWord}
+     * @return a FLOAT32 array of {@code count / valuesPerWord} words (exact integers)
+     */
+    public static NDArray unpackWords(
+            NDManager manager, NDArray packed, int bits, int valuesPerWord, long from, long count) {
+        if (bits < 1 || bits > 8 || 8 % valuesPerWord != 0 || valuesPerWord * bits > 16) {
+            throw new IllegalArgumentException(
+                    "cannot read words of " + valuesPerWord + " values of " + bits + " bits");
         }
-        // bytes -> bit stream [blocks, 8 values, bits] -> values by a dot product with powers of 2.
-        NDArray bytes = packed.toType(DataType.FLOAT32, true);
+        if (from % valuesPerWord != 0 || count % valuesPerWord != 0) {
+            throw new IllegalArgumentException(
+                    "values [" + from + ", " + (from + count) + ") are not whole words of " + valuesPerWord);
+        }
+        return words(manager, packed, bits, valuesPerWord, from, count);
+    }
+
+    private static NDArray words(
+            NDManager manager, NDArray packed, int bits, int perWord, long from, long count) {
+        if (from < 0 || count < 0 || packedLength(from + count, bits) > packed.size()) {
+            throw new IllegalArgumentException(
+                    "values [" + from + ", " + (from + count) + ") are outside a packed array of "
+                            + packed.size() + " bytes at " + bits + " bits");
+        }
+        if (count == 0) {
+            return manager.zeros(new Shape(0));
+        }
+        long firstBlock = from / 8;
+        long endBlock = (from + count + 7) / 8;
+        NDArray bytes = packed.get(firstBlock * bits + ":" + endBlock * bits);
         bytes.attach(manager);
-        NDArray byteBits = manager.create(new float[] {1, 2, 4, 8, 16, 32, 64, 128});
-        NDArray stream =
-                bytes.reshape(blocks * bits, 1).div(byteBits).floor().mod(2f).reshape(blocks, 8, bits);
-        float[] powers = new float[bits];
-        for (int t = 0; t < bits; t++) {
-            powers[t] = 1 << t;
+        NDArray words = unpackBlocks(manager, bytes, bits, perWord);
+        long skip = (from - firstBlock * 8) / perWord;
+        long n = count / perWord;
+        if (skip == 0 && n == words.size()) {
+            return words;
         }
-        NDArray values = stream.matMul(manager.create(powers, new Shape(bits, 1)));
-        return values.reshape(blocks * 8).get("0:" + count).toType(DataType.INT64, false);
+        return words.get(skip + ":" + (skip + n));
+    }
+
+    /**
+     * Unpacks whole blocks of 8 values on the engine.
+     *
+     * @param manager the manager that owns the result
+     * @param blocks UINT8 bytes, any shape, {@code m·bits} in all
+     * @param bits the width of each value
+     * @return a FLOAT32 array of the {@code m·8} values (exact integers)
+     */
+    public static NDArray unpackBlocks(NDManager manager, NDArray blocks, int bits) {
+        checkBits(bits);
+        return unpackBlocks(manager, blocks, bits, 1);
+    }
+
+    /**
+     * Unpacks whole blocks into words of {@code perWord} values.
+     *
+     * <p>Word {@code j} of a block starts at bit {@code o = j·w mod 8} of byte {@code k = j·w / 8}
+     * ({@code w = perWord·bits}) and spans at most three bytes, so it is {@code floor(Σ_i B[k+i] ·
+     * 2^(8i-o)) mod 2^w} over the bytes it overlaps: one product of the block's bytes with a constant
+     * matrix, exact in float32 (the sum holds at most 24 significant bits).
+     */
+    private static NDArray unpackBlocks(NDManager manager, NDArray blocks, int bits, int perWord) {
+        long m = blocks.size() / bits;
+        int width = perWord * bits;
+        int wordsPerBlock = 8 / perWord;
+        NDArray bytes = blocks.toType(DataType.FLOAT32, false);
+        bytes.attach(manager);
+        if (width == 8) {
+            return bytes.reshape(m * wordsPerBlock);
+        }
+        float[] weights = new float[wordsPerBlock * bits];
+        for (int j = 0; j < wordsPerBlock; j++) {
+            int start = j * width;
+            int k = start / 8;
+            int o = start % 8;
+            for (int i = 0; k + i < bits && 8 * i < o + width; i++) {
+                weights[j * bits + k + i] = (float) Math.scalb(1.0, 8 * i - o);
+            }
+        }
+        // [words per block, bits] x [bits, m]: the bytes' transposed view costs no copy
+        NDArray sums =
+                manager.create(weights, new Shape(wordsPerBlock, bits))
+                        .matMul(bytes.reshape(m, bits).transpose())
+                        .transpose()
+                        .floor();
+        return sums.mod((float) (1 << width)).reshape(m * wordsPerBlock);
     }
 
     private static void checkLength(long packedLength, long count, int bits) {

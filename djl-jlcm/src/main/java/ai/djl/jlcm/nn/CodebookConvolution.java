@@ -19,14 +19,16 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
+import java.util.Objects;
 
 /**
  * A 1-D, 2-D or 3-D convolution ({@link Conv1d}, {@link Conv2d}, {@link Conv3d}) whose filters are
  * stored as grouped-codebook indices. Stride, padding, dilation, channel groups (depthwise included)
  * and bias are kept from the convolution it replaces.
  *
- * <p>Memory: by default the filters are decoded on every forward pass; {@link
- * Builder#optCacheDecodedWeight(boolean)} keeps them after the first inference pass instead.
+ * <p>The forward pass decodes the filters a chunk of output channels (whole channel groups) at a
+ * time and convolves with each chunk. What stays in memory between passes is set by {@link
+ * Builder#optMemoryMode(MemoryMode)}.
  */
 public class CodebookConvolution extends Convolution implements CodebookBlock {
 
@@ -56,7 +58,7 @@ public class CodebookConvolution extends Convolution implements CodebookBlock {
         layerName = builder.layerName;
         spatialDims = kernelShape.dimension();
         codebookWeight = builder.weight;
-        codebookWeight.setCacheDecoded(builder.cacheDecoded);
+        codebookWeight.setMemoryMode(builder.memoryMode);
         parameters.clear();
         for (Parameter p : codebookWeight.parameters()) {
             addParameter(p);
@@ -130,16 +132,30 @@ public class CodebookConvolution extends Convolution implements CodebookBlock {
             boolean training,
             PairList<String, Object> params) {
         NDArray input = inputs.singletonOrThrow();
-        NDManager manager = input.getManager();
-        NDArray weight = codebookWeight.decode(manager, training);
         NDArray biasArr = parameterStore.getValue(bias, input.getDevice(), training);
-        NDList out =
-                input.getNDArrayInternal()
-                        .convolution(input, weight, biasArr, stride, padding, dilation, groups);
-        if (!codebookWeight.isCacheDecoded() || training) {
-            weight.close();
-        }
-        return out;
+        // chunks of whole channel groups: filters [r0, r1) read input channels of their groups only
+        long filtersPerGroup = filters / groups;
+        long channelsPerGroup = input.getShape().get(1) / groups;
+        NDArray out =
+                codebookWeight.applyInChunks(
+                        input,
+                        training,
+                        filtersPerGroup,
+                        (tmp, w, r0, r1) -> {
+                            NDArray x = input;
+                            int chunkGroups = (int) ((r1 - r0) / filtersPerGroup);
+                            if (chunkGroups != groups) {
+                                long c0 = r0 / filtersPerGroup * channelsPerGroup;
+                                x = input.get(":, " + c0 + ":" + (c0 + chunkGroups * channelsPerGroup));
+                                x.attach(tmp);
+                            }
+                            NDArray b = CodebookWeight.rowsOf(tmp, biasArr, r0, r1);
+                            return x.getNDArrayInternal()
+                                    .convolution(x, w, b, stride, padding, dilation, chunkGroups)
+                                    .singletonOrThrow();
+                        },
+                        1);
+        return new NDList(out);
     }
 
     /** {@inheritDoc} */
@@ -231,7 +247,7 @@ public class CodebookConvolution extends Convolution implements CodebookBlock {
         private NDArray biasArray;
         private Shape inputShape;
         private String layerName = "convolution";
-        private boolean cacheDecoded;
+        private MemoryMode memoryMode = MemoryMode.PACKED;
 
         Builder() {}
 
@@ -280,13 +296,13 @@ public class CodebookConvolution extends Convolution implements CodebookBlock {
         }
 
         /**
-         * Keeps the decoded filters in memory after the first inference pass (default false).
+         * Sets what the block keeps in memory between passes (default {@link MemoryMode#PACKED}).
          *
-         * @param cacheDecoded whether to cache the decoded weight
+         * @param memoryMode the memory mode
          * @return this builder
          */
-        public Builder optCacheDecodedWeight(boolean cacheDecoded) {
-            this.cacheDecoded = cacheDecoded;
+        public Builder optMemoryMode(MemoryMode memoryMode) {
+            this.memoryMode = Objects.requireNonNull(memoryMode, "memoryMode");
             return this;
         }
 

@@ -17,6 +17,7 @@ import java.io.DataOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.util.Collections;
+import java.util.Objects;
 
 /**
  * A {@link Linear} block whose weight is stored as grouped-codebook indices.
@@ -25,9 +26,9 @@ import java.util.Collections;
  * example inside DJL's attention blocks). The forward pass decodes the weight and applies {@link
  * Linear#linear(NDArray, NDArray, NDArray)}; gradients reach the codebook and the scales.
  *
- * <p>Memory: by default only the compressed form stays in memory and the weight is decoded on every
- * forward pass. {@link Builder#optCacheDecodedWeight(boolean)} keeps the decoded weight after the first
- * inference pass instead, trading memory for speed.
+ * <p>The forward pass decodes the weight a chunk of rows at a time and applies the linear op to each
+ * chunk, so only one chunk of dense weight exists at a time. What stays in memory between passes is
+ * set by {@link Builder#optMemoryMode(MemoryMode)}.
  */
 public class CodebookLinear extends Linear implements CodebookBlock {
 
@@ -45,7 +46,7 @@ public class CodebookLinear extends Linear implements CodebookBlock {
         layerName = builder.layerName;
         units = builder.weight.getShape().get(0);
         codebookWeight = builder.weight;
-        codebookWeight.setCacheDecoded(builder.cacheDecoded);
+        codebookWeight.setMemoryMode(builder.memoryMode);
         parameters.clear();
         for (Parameter p : codebookWeight.parameters()) {
             addParameter(p);
@@ -74,14 +75,18 @@ public class CodebookLinear extends Linear implements CodebookBlock {
             boolean training,
             PairList<String, Object> params) {
         NDArray input = inputs.singletonOrThrow();
-        NDManager manager = input.getManager();
-        NDArray weight = codebookWeight.decode(manager, training);
         NDArray biasArr = parameterStore.getValue(bias, input.getDevice(), training);
-        NDList out = linear(input, weight, biasArr);
-        if (!codebookWeight.isCacheDecoded() || training) {
-            weight.close();
-        }
-        return out;
+        // y[..., r0:r1] = x · W[r0:r1]ᵀ + b[r0:r1], one chunk of decoded rows at a time
+        NDArray out =
+                codebookWeight.applyInChunks(
+                        input,
+                        training,
+                        1,
+                        (tmp, w, r0, r1) ->
+                                linear(input, w, CodebookWeight.rowsOf(tmp, biasArr, r0, r1))
+                                        .singletonOrThrow(),
+                        input.getShape().dimension() - 1);
+        return new NDList(out);
     }
 
     /** {@inheritDoc} */
@@ -180,7 +185,7 @@ public class CodebookLinear extends Linear implements CodebookBlock {
         private NDArray biasArray;
         private Shape inputShape;
         private String layerName = "linear";
-        private boolean cacheDecoded;
+        private MemoryMode memoryMode = MemoryMode.PACKED;
 
         Builder() {}
 
@@ -241,13 +246,13 @@ public class CodebookLinear extends Linear implements CodebookBlock {
         }
 
         /**
-         * Keeps the decoded weight in memory after the first inference pass (default false).
+         * Sets what the block keeps in memory between passes (default {@link MemoryMode#PACKED}).
          *
-         * @param cacheDecoded whether to cache the decoded weight
+         * @param memoryMode the memory mode
          * @return this builder
          */
-        public Builder optCacheDecodedWeight(boolean cacheDecoded) {
-            this.cacheDecoded = cacheDecoded;
+        public Builder optMemoryMode(MemoryMode memoryMode) {
+            this.memoryMode = Objects.requireNonNull(memoryMode, "memoryMode");
             return this;
         }
 

@@ -2,10 +2,15 @@ package ai.djl.jlcm.nn;
 
 import ai.djl.MalformedModelException;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Embedding;
 
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -13,6 +18,9 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The parameters of a grouped-codebook weight inside a block, and their decoding on the engine.
@@ -20,6 +28,14 @@ import java.util.List;
  * <p>Parameters, in order: {@code indices} (UINT8, bit-packed), {@code groups} (UINT8, bit-packed
  * group id per neuron), {@code codebook} (FLOAT32 {@code [codebooks, 2^bits]}) and, in SCALED mode,
  * {@code scales} (FLOAT32 {@code [groups]}). Blocks own one instance and delegate to it.
+ *
+ * <p>Decoding works on chunks of rows (output neurons) of about {@link #getChunkWeights()} weights:
+ * a block's forward pass decodes a chunk, applies its op to it and moves on, so one chunk of dense
+ * weight exists at a time. What is held between passes is set by the {@link MemoryMode}; held
+ * arrays are built lazily (thread-safely) on the first inference pass and dropped by {@link
+ * #invalidate()}, which blocks call when their parameters are loaded and on every training pass.
+ * Forward passes may run on several threads at once; changing the mode or invalidating may not run
+ * concurrently with them.
  */
 public final class CodebookWeight {
 
@@ -33,8 +49,22 @@ public final class CodebookWeight {
     private final Parameter codebook;
     private final Parameter scales;
 
-    private boolean cacheDecoded;
-    private NDArray decoded;
+    /**
+     * The default chunk size in weights (4 MB of float32). Measured with {@code DecodeBenchmark} on
+     * 768×3072 and 3072×768 layers at 128 and 1024 tokens: 2^16 and 2^18 cost up to 2× more per pass
+     * than 2^20 (each chunk pays a dozen engine calls and a narrower matrix product); 2^22 or one
+     * chunk gain at most about 5 % while the transient (about 14 bytes per chunk weight in PACKED
+     * mode) grows with the layer.
+     */
+    public static final long DEFAULT_CHUNK_WEIGHTS = 1L << 20;
+
+    private final long rows;
+    private final long cols;
+    private final Object lock = new Object();
+    private volatile MemoryMode memoryMode = MemoryMode.PACKED;
+    private volatile long chunkWeights = DEFAULT_CHUNK_WEIGHTS;
+    /** BYTE_INDICES: UINT8 [rows, cols]; CACHE_*: the decoded weight; else null. */
+    private volatile NDArray held;
 
     /**
      * Creates empty parameters for a weight of the given form.
@@ -54,6 +84,8 @@ public final class CodebookWeight {
         this.bits = bits;
         this.mode = mode;
         this.groups = groups;
+        rows = shape.get(0);
+        cols = shape.size() / rows;
         indices = integerParameter("indices");
         groupIds = integerParameter("groups");
         codebook = Parameter.builder().setName("codebook").setType(Parameter.Type.WEIGHT).build();
@@ -149,66 +181,438 @@ public final class CodebookWeight {
     /**
      * Decodes the dense weight on the engine.
      *
-     * <p>With decoded-weight caching on, the first decode outside training is kept (in the
-     * parameters' manager) and returned by later calls outside training.
-     *
      * @param manager the manager that owns the result (normally the input's)
-     * @param training whether the forward pass is for training
-     * @return the dense weight
+     * @param training whether the pass is for training (then held arrays are dropped and the
+     *     result carries gradients to the codebook and scales)
+     * @return a new array of the dense weight's shape
      */
     public NDArray decode(NDManager manager, boolean training) {
-        if (cacheDecoded && !training) {
-            if (decoded == null) {
-                decoded = decodeInto(codebook.getArray().getManager());
+        try (NDManager tmp = manager.newSubManager()) {
+            Decoder d = decoder(tmp, training, true);
+            NDList parts = new NDList();
+            long step = chunkRows(1);
+            for (long r0 = 0; r0 < rows; r0 += step) {
+                try (NDManager chunk = tmp.newSubManager()) {
+                    NDArray part = d.rows(chunk, r0, Math.min(rows, r0 + step));
+                    part.attach(tmp);
+                    parts.add(part);
+                }
             }
-            return decoded;
+            NDArray w = parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 0);
+            if (parts.size() == 1 && d.mode == MemoryMode.CACHE_FP32) {
+                w = w.duplicate(); // not a view of the held weight
+            }
+            w.attach(manager);
+            return w;
         }
-        return decodeInto(manager);
     }
 
-    private NDArray decodeInto(NDManager target) {
-        long rows = shape.get(0);
-        long cols = shape.size() / rows;
-        NDArray cb = codebook.getArray();
-        try (NDManager tmp = target.newSubManager()) {
-            NDArray idx = BitPacking.unpack(tmp, indices.getArray(), bits, shape.size());
+    /**
+     * Decodes only some rows of the weight, for example the looked-up rows of an embedding table.
+     *
+     * @param manager the manager that owns the result
+     * @param rowIds integer row numbers, any shape
+     * @param training whether the pass is for training
+     * @return the rows, shaped {@code rowIds.shape + weight.shape[1:]}
+     * @throws IllegalArgumentException if a row number is out of range
+     */
+    public NDArray decodeRows(NDManager manager, NDArray rowIds, boolean training) {
+        long[] ids = rowIds.toType(DataType.INT64, false).toLongArray();
+        for (long r : ids) {
+            if (r < 0 || r >= rows) {
+                throw new IllegalArgumentException("row " + r + " outside [0, " + rows + ")");
+            }
+        }
+        try (NDManager tmp = manager.newSubManager()) {
+            Decoder d = decoder(tmp, training, false);
+            NDArray idx = tmp.create(ids);
+            NDArray w = d.selected(idx, ids);
+            w = w.reshape(rowIds.getShape().addAll(shape.slice(1)));
+            w.attach(manager);
+            return w;
+        }
+    }
+
+    /** An op applied to one chunk of decoded rows. */
+    @FunctionalInterface
+    interface ChunkOp {
+
+        /**
+         * Applies the op to rows {@code [r0, r1)}.
+         *
+         * @param tmp the manager of this chunk's temporaries
+         * @param weight the decoded rows, {@code [r1 - r0, shape[1:]…]}
+         * @param r0 the first row
+         * @param r1 the end row
+         * @return the op's output for these rows
+         */
+        NDArray apply(NDManager tmp, NDArray weight, long r0, long r1);
+    }
+
+    /**
+     * Runs an op on each chunk of decoded rows and concatenates the outputs.
+     *
+     * @param input the pass's input; its manager owns the result
+     * @param training whether the pass is for training
+     * @param rowMultiple chunks hold a multiple of this many rows
+     * @param op the op
+     * @param axis the output axis the chunks are concatenated along
+     * @return the concatenated output
+     */
+    NDArray applyInChunks(NDArray input, boolean training, long rowMultiple, ChunkOp op, int axis) {
+        NDManager out = input.getManager();
+        try (NDManager tmp = out.newSubManager()) {
+            Decoder d = decoder(tmp, training, true);
+            long step = d.mode == MemoryMode.CACHE_FP32 ? rows : chunkRows(rowMultiple);
+            NDList parts = new NDList();
+            for (long r0 = 0; r0 < rows; r0 += step) {
+                long r1 = Math.min(rows, r0 + step);
+                try (NDManager chunk = tmp.newSubManager()) { // frees the chunk's temporaries
+                    NDArray part = op.apply(chunk, d.rows(chunk, r0, r1), r0, r1);
+                    part.attach(tmp);
+                    parts.add(part);
+                }
+            }
+            // measured: writing the chunks into a preallocated output (NDArray.set) peaks higher
+            NDArray result = parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, axis);
+            result.attach(out);
+            return result;
+        }
+    }
+
+    /**
+     * Returns rows {@code [r0, r1)} of an array (axis 0), as an array of {@code tmp}.
+     *
+     * @param tmp the manager of the slice
+     * @param array the array, or {@code null}
+     * @param r0 the first row
+     * @param r1 the end row
+     * @return the slice, or {@code null} for a {@code null} array
+     */
+    static NDArray rowsOf(NDManager tmp, NDArray array, long r0, long r1) {
+        if (array == null) {
+            return null;
+        }
+        NDArray slice = array.get(r0 + ":" + r1);
+        slice.attach(tmp);
+        return slice;
+    }
+
+    /** Returns the decoder of a pass: held arrays in inference, the parameters in training. */
+    private Decoder decoder(NDManager tmp, boolean training, boolean byWords) {
+        MemoryMode m = training ? MemoryMode.PACKED : memoryMode;
+        if (training) {
+            invalidate();
+        }
+        int word = byWords && m == MemoryMode.PACKED ? wordValues() : 1;
+        return new Decoder(tmp, m, m == MemoryMode.PACKED ? null : held(m), word);
+    }
+
+    private long chunkRows(long rowMultiple) {
+        long perChunk = Math.max(1, chunkWeights / cols);
+        long units = Math.max(1, perChunk / rowMultiple);
+        return Math.min(rows, units * rowMultiple);
+    }
+
+    /**
+     * Returns how many consecutive indices one lookup decodes in PACKED mode: the largest {@code u}
+     * in 8, 4, 2, 1 whose word of {@code u·bits <= 14} bits keys a table of {@code groups · 2^(u·bits)
+     * · u} codewords no larger than a quarter of the weight (so building it per pass stays cheap),
+     * with rows made of whole words.
+     */
+    private int wordValues() {
+        for (int u = 8; u > 1; u /= 2) {
+            long table = (long) groups * (1L << (u * bits)) * u;
+            if (u * bits <= 14 && cols % u == 0 && table <= shape.size() / 4) {
+                return u;
+            }
+        }
+        return 1;
+    }
+
+    /** The per-pass decoding state: the index source and the codeword lookup table. */
+    private final class Decoder {
+
+        final NDManager tmp;
+        final MemoryMode mode;
+        final NDArray source;
+        /** Values per lookup word. */
+        final int word;
+        /** Row {@code g·2^(word·bits) + w}: the codewords of word {@code w} in group {@code g}, scaled. */
+        final NDArray table;
+        /** The first table row of each row's group, FLOAT32 [rows, 1]; null with one group. */
+        final NDArray rowOffset;
+
+        Decoder(NDManager tmp, MemoryMode mode, NDArray source, int word) {
+            this.tmp = tmp;
+            this.mode = mode;
+            this.source = source;
+            this.word = word;
+            if (mode == MemoryMode.CACHE_FP16 || mode == MemoryMode.CACHE_FP32) {
+                table = null;
+                rowOffset = null;
+                return;
+            }
             NDArray grp =
                     BitPacking.unpack(
-                            tmp, groupIds.getArray(), CompressedWeight.groupIdBits(groups), rows);
-            NDArray weight;
-            if (mode == CodebookMode.SCALED) {
-                NDArray rowScale = scales.getArray().take(tmp, grp).reshape(rows, 1);
-                weight = cb.take(tmp, idx.reshape(rows, cols)).mul(rowScale);
-            } else {
-                NDArray flat = grp.reshape(rows, 1).mul(1L << bits).add(idx.reshape(rows, cols));
-                weight = cb.take(tmp, flat);
+                                    tmp,
+                                    groupIds.getArray(),
+                                    CompressedWeight.groupIdBits(groups),
+                                    0,
+                                    rows)
+                            .reshape(rows, 1);
+            int k = 1 << bits;
+            // the codewords of each group, scaled: [groups, k]
+            NDArray books = codebook.getArray().reshape(-1, k);
+            books.attach(tmp);
+            if (scales != null) {
+                NDArray sc = scales.getArray().reshape(groups, 1);
+                sc.attach(tmp);
+                books = books.mul(sc);
             }
-            weight = weight.reshape(shape);
-            weight.attach(target);
-            return weight;
+            long entries = 1L << (word * bits);
+            if (word == 1) {
+                table = books.reshape(-1);
+            } else {
+                long[] digits = digitTable(bits, word);
+                NDArray index =
+                        tmp.arange(0, groups, 1, DataType.INT64)
+                                .mul(k)
+                                .reshape(groups, 1, 1)
+                                .add(tmp.create(digits, new Shape(1, entries, word)));
+                table = books.reshape(-1).take(tmp, index).reshape(groups * entries, word);
+            }
+            rowOffset = groups == 1 ? null : grp.mul((float) entries);
+        }
+
+        /** Decodes rows {@code [r0, r1)} into a new FLOAT32 array of {@code into}. */
+        NDArray rows(NDManager into, long r0, long r1) {
+            long n = r1 - r0;
+            Shape chunkShape = new Shape(n).addAll(shape.slice(1));
+            switch (mode) {
+                case CACHE_FP32:
+                    return rowsOf(into, source, r0, r1);
+                case CACHE_FP16:
+                    return rowsOf(into, source, r0, r1).toType(DataType.FLOAT32, false);
+                case BYTE_INDICES:
+                    NDArray bytes = rowsOf(into, source, r0, r1).toType(DataType.FLOAT32, false);
+                    return lookUp(into, bytes, offsetsOf(into, r0, r1)).reshape(chunkShape);
+                default:
+                    NDArray words =
+                            BitPacking.unpackWords(
+                                            into, indices.getArray(), bits, word, r0 * cols, n * cols)
+                                    .reshape(n, cols / word);
+                    return lookUp(into, words, offsetsOf(into, r0, r1)).reshape(chunkShape);
+            }
+        }
+
+        /** Decodes the given rows, {@code [ids.length, cols]}; the decoder reads single values. */
+        NDArray selected(NDArray idArray, long[] ids) {
+            switch (mode) {
+                case CACHE_FP32:
+                    return rowsAt(tmp, matrix(source), idArray);
+                case CACHE_FP16:
+                    return rowsAt(tmp, matrix(source), idArray).toType(DataType.FLOAT32, false);
+                case BYTE_INDICES:
+                    NDArray bytes = rowsAt(tmp, source, idArray).toType(DataType.FLOAT32, false);
+                    return lookUp(tmp, bytes, offsetsOf(idArray));
+                default:
+                    return lookUp(tmp, packedRows(ids), offsetsOf(idArray));
+            }
+        }
+
+        private NDArray offsetsOf(NDManager into, long r0, long r1) {
+            return rowOffset == null ? null : rowsOf(into, rowOffset, r0, r1);
+        }
+
+        private NDArray offsetsOf(NDArray idArray) {
+            return rowOffset == null ? null : rowsAt(tmp, rowOffset, idArray);
+        }
+
+        /** Rows {@code ids} of an array (axis 0), owned by {@code into}. */
+        private NDArray rowsAt(NDManager into, NDArray array, NDArray ids) {
+            NDArray r = array.get(ids);
+            r.attach(into);
+            return r;
+        }
+
+        /** The held array as {@code [rows, cols]}, a view owned by {@code tmp}. */
+        private NDArray matrix(NDArray array) {
+            NDArray v = array.reshape(rows, cols);
+            v.attach(tmp);
+            return v;
+        }
+
+        /** Unpacks the indices of the given rows, {@code [ids.length, cols]} FLOAT32. */
+        private NDArray packedRows(long[] ids) {
+            long blocks = (shape.size() + 7) / 8;
+            NDArray packedBlocks = indices.getArray().reshape(blocks, bits);
+            packedBlocks.attach(tmp);
+            int n = ids.length;
+            // the blocks covering each row, then the row's values among them
+            long span = (cols + 7) / 8 + 1;
+            long[] which = new long[Math.toIntExact(n * span)];
+            long[] offset = new long[n];
+            for (int i = 0; i < n; i++) {
+                long first = ids[i] * cols / 8;
+                offset[i] = ids[i] * cols - first * 8;
+                for (long j = 0; j < span; j++) {
+                    which[(int) (i * span + j)] = Math.min(blocks - 1, first + j);
+                }
+            }
+            NDArray b = rowsAt(tmp, packedBlocks, tmp.create(which));
+            NDArray values = BitPacking.unpackBlocks(tmp, b, bits).reshape(n, span * 8);
+            NDArray pick =
+                    tmp.create(offset)
+                            .reshape(n, 1)
+                            .add(tmp.arange(0, cols, 1, DataType.INT64).reshape(1, cols));
+            return values.gather(pick, 1);
+        }
+
+        /**
+         * Looks words ({@code [n, cols / word]}, FLOAT32 integers) up in the table: {@code [n,
+         * cols]}. Measured fastest: the embedding op (a row gather, INT32 keys) for words of several
+         * values, a flat take with INT64 keys for single values.
+         */
+        private NDArray lookUp(NDManager into, NDArray words, NDArray offset) {
+            NDArray key = offset == null ? words : words.add(offset);
+            long n = key.getShape().get(0);
+            if (word == 1) {
+                return table.take(into, key.toType(DataType.INT64, false)).reshape(n, cols);
+            }
+            key = key.toType(DataType.INT32, false);
+            return Embedding.embedding(key, table, SparseFormat.DENSE).head().reshape(n, cols);
+        }
+    }
+
+    private static final Map<Integer, long[]> DIGITS = new ConcurrentHashMap<>();
+
+    /**
+     * Returns the digits of every word of {@code u} values of {@code bits} bits, row-major {@code
+     * [2^(u·bits), u]}: digit {@code j} of word {@code w} is {@code (w >> j·bits) mod 2^bits}.
+     */
+    private static long[] digitTable(int bits, int u) {
+        return DIGITS.computeIfAbsent(
+                bits * 16 + u,
+                key -> {
+                    int entries = 1 << (u * bits);
+                    long[] d = new long[entries * u];
+                    for (int w = 0; w < entries; w++) {
+                        for (int j = 0; j < u; j++) {
+                            d[w * u + j] = (w >>> (j * bits)) & ((1 << bits) - 1);
+                        }
+                    }
+                    return d;
+                });
+    }
+
+    /** Returns the held array of a mode, building it on first use. */
+    private NDArray held(MemoryMode forMode) {
+        NDArray h = held;
+        if (h != null) {
+            return h;
+        }
+        synchronized (lock) {
+            if (held == null) {
+                held = build(forMode);
+            }
+            return held;
+        }
+    }
+
+    private NDArray build(MemoryMode forMode) {
+        NDManager owner = codebook.getArray().getManager();
+        boolean bytes = forMode == MemoryMode.BYTE_INDICES;
+        DataType type =
+                bytes ? DataType.UINT8 : forMode == MemoryMode.CACHE_FP16 ? DataType.FLOAT16 : DataType.FLOAT32;
+        // filled chunk by chunk in place: the build holds the result and one chunk, never all chunks
+        NDArray result = owner.zeros(bytes ? new Shape(rows, cols) : shape, type);
+        try (NDManager tmp = owner.newSubManager()) {
+            Decoder d = bytes ? null : new Decoder(tmp, MemoryMode.PACKED, null, wordValues());
+            long step = chunkRows(1);
+            for (long r0 = 0; r0 < rows; r0 += step) {
+                long r1 = Math.min(rows, r0 + step);
+                try (NDManager chunk = tmp.newSubManager()) {
+                    NDArray part =
+                            bytes
+                                    ? BitPacking.unpack(chunk, indices.getArray(), bits, r0 * cols, (r1 - r0) * cols)
+                                            .reshape(r1 - r0, cols)
+                                    : d.rows(chunk, r0, r1);
+                    result.set(new NDIndex(r0 + ":" + r1), part.toType(type, false));
+                }
+            }
+        } catch (RuntimeException e) {
+            result.close();
+            throw e;
+        }
+        return result;
+    }
+
+    /**
+     * Sets what the weight keeps in memory between passes (default {@link MemoryMode#PACKED}); drops
+     * what the previous mode held.
+     *
+     * @param mode the memory mode
+     */
+    public void setMemoryMode(MemoryMode mode) {
+        synchronized (lock) {
+            memoryMode = Objects.requireNonNull(mode, "mode");
+            invalidate();
         }
     }
 
     /**
-     * Turns caching of the decoded weight for inference on or off.
+     * Returns what the weight keeps in memory between passes.
      *
-     * @param cache whether to keep the decoded weight
+     * @return the memory mode
      */
-    public void setCacheDecoded(boolean cache) {
-        cacheDecoded = cache;
-        if (!cache && decoded != null) {
-            decoded.close();
-            decoded = null;
+    public MemoryMode getMemoryMode() {
+        return memoryMode;
+    }
+
+    /**
+     * Sets the number of weights decoded at a time (rounded to whole rows, at least one row).
+     *
+     * @param weights the chunk size, at least 1
+     */
+    public void setChunkWeights(long weights) {
+        if (weights < 1) {
+            throw new IllegalArgumentException("chunk size must be at least 1 weight, got " + weights);
+        }
+        chunkWeights = weights;
+    }
+
+    /**
+     * Returns the number of weights decoded at a time.
+     *
+     * @return the chunk size in weights
+     */
+    public long getChunkWeights() {
+        return chunkWeights;
+    }
+
+    /**
+     * Drops the arrays held by the memory mode; the next inference pass rebuilds them from the
+     * parameters. Call it after changing the parameter arrays in place outside a training pass.
+     */
+    public void invalidate() {
+        synchronized (lock) {
+            NDArray h = held;
+            held = null;
+            if (h != null) {
+                h.close();
+            }
         }
     }
 
     /**
-     * Returns whether the decoded weight is cached for inference.
+     * Returns the bytes held in memory by the memory mode, beyond the parameters.
      *
-     * @return whether caching is on
+     * @return 0 until the first inference pass and in PACKED mode; else the held array's bytes
      */
-    public boolean isCacheDecoded() {
-        return cacheDecoded;
+    public long heldBytes() {
+        NDArray h = held;
+        return h == null ? 0 : h.size() * h.getDataType().getNumOfBytes();
     }
 
     /**
@@ -343,6 +747,7 @@ public final class CodebookWeight {
         } catch (IllegalArgumentException e) {
             throw new MalformedModelException("Layer " + layer + ": " + e.getMessage(), e);
         }
+        invalidate();
     }
 
     /**

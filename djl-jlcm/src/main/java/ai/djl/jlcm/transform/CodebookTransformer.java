@@ -6,6 +6,7 @@ import ai.djl.jlcm.nn.CodebookConvolution;
 import ai.djl.jlcm.nn.CodebookLinear;
 import ai.djl.jlcm.nn.CodebookWeight;
 import ai.djl.jlcm.nn.CompressedWeight;
+import ai.djl.jlcm.nn.MemoryMode;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -25,6 +26,7 @@ import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.function.Predicate;
 
@@ -58,7 +60,7 @@ public final class CodebookTransformer {
     private final Predicate<String> pathFilter;
     private final long minWeights;
     private final Map<String, Integer> layerBits;
-    private final boolean cacheDecoded;
+    private final MemoryMode memoryMode;
 
     private CodebookTransformer(Builder builder) {
         quantizer = builder.quantizer;
@@ -67,7 +69,7 @@ public final class CodebookTransformer {
         pathFilter = builder.pathFilter;
         minWeights = builder.minWeights;
         layerBits = Map.copyOf(builder.layerBits);
-        cacheDecoded = builder.cacheDecoded;
+        memoryMode = builder.memoryMode;
     }
 
     /**
@@ -220,7 +222,7 @@ public final class CodebookTransformer {
                             .optBias(bias != null)
                             .optInputShape(inputShape)
                             .optLayerName(c.path)
-                            .optCacheDecodedWeight(cacheDecoded);
+                            .optMemoryMode(memoryMode);
             if (biasArray != null) {
                 b.optBiasArray(biasArray);
             }
@@ -231,7 +233,7 @@ public final class CodebookTransformer {
                         .setWeight(cw)
                         .optInputShape(inputShape)
                         .optLayerName(c.path)
-                        .optCacheDecodedWeight(cacheDecoded);
+                        .optMemoryMode(memoryMode);
         if (biasArray != null) {
             b.optBiasArray(biasArray);
         }
@@ -257,7 +259,7 @@ public final class CodebookTransformer {
         private Predicate<String> pathFilter = p -> true;
         private long minWeights;
         private final Map<String, Integer> layerBits = new HashMap<>();
-        private boolean cacheDecoded;
+        private MemoryMode memoryMode = MemoryMode.PACKED;
 
         Builder() {}
 
@@ -329,14 +331,14 @@ public final class CodebookTransformer {
         }
 
         /**
-         * Keeps decoded weights in memory after the first inference pass (default false: only the
-         * compressed form is kept and weights are decoded on each forward pass).
+         * Sets what the codebook blocks keep in memory between passes (default {@link
+         * MemoryMode#PACKED}: only the stored form).
          *
-         * @param cacheDecoded whether to cache decoded weights
+         * @param memoryMode the memory mode
          * @return this builder
          */
-        public Builder optCacheDecodedWeight(boolean cacheDecoded) {
-            this.cacheDecoded = cacheDecoded;
+        public Builder optMemoryMode(MemoryMode memoryMode) {
+            this.memoryMode = Objects.requireNonNull(memoryMode, "memoryMode");
             return this;
         }
 

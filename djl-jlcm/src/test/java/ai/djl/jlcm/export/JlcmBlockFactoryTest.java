@@ -40,13 +40,15 @@ public class JlcmBlockFactoryTest {
         }
         String m = failure(dir, "jlcm.bits", "2");
         Assert.assertTrue(m.startsWith("jlcm.bits=2 does not apply to " + dir) && m.contains("already compressed"), m);
-        m = failure(dir, "jlcm.cacheDecodedWieght", "true");
-        Assert.assertTrue(m.startsWith("jlcm.cacheDecodedWieght=true does not apply"), m);
-        Assert.assertTrue(m.contains(JlcmBlockFactory.CACHE_DECODED), m);
-        m = failure(dir, JlcmBlockFactory.CACHE_DECODED, "yes");
-        Assert.assertTrue(m.contains("Invalid jlcm.cacheDecodedWeight=yes") && m.contains("expected true or false"), m);
+        m = failure(dir, "jlcm.memoryMod", "fp32");
+        Assert.assertTrue(m.startsWith("jlcm.memoryMod=fp32 does not apply"), m);
+        Assert.assertTrue(m.contains(JlcmBlockFactory.MEMORY_MODE), m);
+        m = failure(dir, JlcmBlockFactory.MEMORY_MODE, "yes");
+        Assert.assertTrue(m.contains("Invalid jlcm.memoryMode=yes") && m.contains("allowed values"), m);
+        m = failure(dir, "jlcm.cacheDecodedWeight", "true");
+        Assert.assertTrue(m.contains("was replaced by jlcm.memoryMode"), m);
 
-        try (ZooModel<NDList, NDList> ok = load(dir, JlcmBlockFactory.CACHE_DECODED, "TRUE")) {
+        try (ZooModel<NDList, NDList> ok = load(dir, JlcmBlockFactory.MEMORY_MODE, "fp32")) {
             Assert.assertNotNull(ok.getBlock());
         }
         try (ZooModel<NDList, NDList> ok = load(dir, "unrelated.key", "anything")) {

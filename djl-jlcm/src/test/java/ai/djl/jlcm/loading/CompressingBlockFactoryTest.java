@@ -9,6 +9,7 @@ import ai.djl.jlcm.export.Manifest;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.nn.CodebookBlock;
 import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.jlcm.nn.MemoryMode;
 import ai.djl.jlcm.transform.BlockTree;
 import ai.djl.jlcm.transform.CodebookTransformer;
 import ai.djl.ndarray.NDArray;
@@ -300,6 +301,57 @@ public class CompressingBlockFactoryTest {
                     Map.of("engine", "PyTorch", "blockFactory", FACTORY, "option.modelName", "tiny"));
         }
         return copy;
+    }
+
+    private static void assertMemoryMode(Block tree, MemoryMode expected) {
+        int n = 0;
+        for (Block b : BlockTree.of(tree).blocks().values()) {
+            if (b instanceof CodebookBlock) {
+                Assert.assertEquals(((CodebookBlock) b).getCodebookWeight().getMemoryMode(), expected, b.toString());
+                n++;
+            }
+        }
+        Assert.assertTrue(n > 0, "no codebook block");
+    }
+
+    @Test
+    public void memoryModeReachesTheBlocksOfEveryLoadPath() throws Exception {
+        Path cache = root.resolve("cache-memory");
+        float[] expected = reference(floatDir, 4, 4, CodebookMode.MULTI);
+        List<NDList> calibration = List.of(new NDList(data.randomNormal(new Shape(8, 1, 12, 12))));
+        CompressingBlockFactory[] factories = {
+            CompressingBlockFactory.builder().optCacheDir(cache).optMemoryMode(MemoryMode.CACHE_FP16).build(),
+            CompressingBlockFactory.builder().optCacheEnabled(false).optMemoryMode(MemoryMode.CACHE_FP16).build(),
+            CompressingBlockFactory.builder()
+                    .optCalibration(calibration)
+                    .optSteps(1)
+                    .optCacheEnabled(false)
+                    .optMemoryMode(MemoryMode.CACHE_FP16)
+                    .build()
+        };
+        // k-means compressing and writing the cache, k-means read from the cache, without cache, JLCM
+        CompressingBlockFactory[] loads = {factories[0], factories[0], factories[1], factories[2]};
+        for (int i = 0; i < loads.length; i++) {
+            try (ZooModel<NDList, NDList> model = load(floatDir, Map.of("blockFactory", loads[i]))) {
+                assertMemoryMode(model.getBlock(), MemoryMode.CACHE_FP16);
+                float[] got = predict(model);
+                if (i < 3) {
+                    for (int j = 0; j < got.length; j++) {
+                        Assert.assertEquals(got[j], expected[j], 2e-3 * (1 + Math.abs(expected[j])), "load " + i);
+                    }
+                }
+            }
+        }
+        // a compressed directory (the cache entry) with the key as a Criteria argument
+        Path entry = entries(cache).get(0);
+        try (ZooModel<NDList, NDList> model = load(entry, Map.of("jlcm.memoryMode", "byte"))) {
+            assertMemoryMode(model.getBlock(), MemoryMode.BYTE_INDICES);
+            Assert.assertEquals(predict(model), expected, 1e-5f);
+        }
+        String error = loadError(entry, Map.of("jlcm.memoryMode", "bf16"));
+        Assert.assertTrue(error.contains("jlcm.memoryMode=bf16") && error.contains("packed|byte|fp16|fp32"), error);
+        error = loadError(entry, Map.of("jlcm.cacheDecodedWeight", "true"));
+        Assert.assertTrue(error.contains("replaced by jlcm.memoryMode"), error);
     }
 
     @Test

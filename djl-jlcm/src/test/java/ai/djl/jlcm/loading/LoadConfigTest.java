@@ -2,6 +2,7 @@ package ai.djl.jlcm.loading;
 
 import ai.djl.jlcm.loading.CompressingBlockFactory.Method;
 import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.jlcm.nn.MemoryMode;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 
@@ -37,7 +38,7 @@ public class LoadConfigTest {
         Assert.assertEquals(c.mode, CodebookMode.MULTI);
         Assert.assertEquals(c.layerNames, Set.of("linear", "conv1d", "conv2d", "conv3d"));
         Assert.assertTrue(c.cacheEnabled);
-        Assert.assertFalse(c.cacheDecoded);
+        Assert.assertEquals(c.memoryMode, MemoryMode.PACKED);
         Assert.assertTrue(c.pathFilter().test("05Linear"));
     }
 
@@ -59,7 +60,7 @@ public class LoadConfigTest {
         v.put("jlcm.exclude", "07Linear$");
         v.put("jlcm.minWeights", "100");
         v.put("jlcm.cacheDir", "cache");
-        v.put("jlcm.cacheDecodedWeight", "TRUE");
+        v.put("jlcm.memoryMode", "FP16");
         LoadConfig c = parse(v);
         Assert.assertEquals(c.bits, 2);
         Assert.assertEquals(c.groups, 8);
@@ -69,7 +70,7 @@ public class LoadConfigTest {
         Assert.assertTrue(c.pathFilter().test("05Linear"));
         Assert.assertEquals(c.minWeights, 100);
         Assert.assertEquals(c.cacheDir, Paths.get("model-dir", "cache"), "relative to the model directory");
-        Assert.assertTrue(c.cacheDecoded);
+        Assert.assertEquals(c.memoryMode, MemoryMode.CACHE_FP16);
     }
 
     @Test
@@ -95,7 +96,7 @@ public class LoadConfigTest {
             {"jlcm.include", "(", "not a regular expression"},
             {"jlcm.minWeights", "-1", ">= 0"},
             {"jlcm.cacheEnabled", "yes", "true or false"},
-            {"jlcm.cacheDecodedWeight", "1", "true or false"},
+            {"jlcm.memoryMode", "bf16", "allowed values: packed|byte|fp16|fp32"},
             {"jlcm.blockFactory", " ", "empty"},
         };
         for (String[] c : cases) {
@@ -148,7 +149,7 @@ public class LoadConfigTest {
 
     @Test
     public void canonicalFormIgnoresRunTimeSettings() {
-        LoadConfig a = parse(Map.of("jlcm.bits", "3", "jlcm.cacheDir", "a", "jlcm.cacheDecodedWeight", "true"));
+        LoadConfig a = parse(Map.of("jlcm.bits", "3", "jlcm.cacheDir", "a", "jlcm.memoryMode", "fp32"));
         LoadConfig b = parse(Map.of("jlcm.bits", "3", "jlcm.cacheDir", "b"));
         Assert.assertEquals(a.canonical(), b.canonical());
         Assert.assertNotEquals(parse(Map.of("jlcm.bits", "2")).canonical(), b.canonical());

@@ -40,7 +40,7 @@ public class BitPackingTest {
     public void engineUnpackMatchesJava() {
         Random random = new Random(11);
         try (NDManager manager = NDManager.newBaseManager()) {
-            for (int bits = 1; bits <= 8; bits++) {
+            for (int bits = 1; bits <= BitPacking.MAX_BITS; bits++) {
                 for (int count : new int[] {1, 5, 8, 13, 1000}) {
                     int[] values = new int[count];
                     for (int i = 0; i < count; i++) {
@@ -51,13 +51,58 @@ public class BitPackingTest {
                             manager.create(
                                     ByteBuffer.wrap(packed), new Shape(packed.length), DataType.UINT8);
                     NDArray out = BitPacking.unpack(manager, arr, bits, count);
-                    Assert.assertEquals(out.getDataType(), DataType.INT64);
-                    long[] got = out.toLongArray();
+                    Assert.assertEquals(out.getDataType(), DataType.FLOAT32);
+                    float[] got = out.toFloatArray();
                     for (int i = 0; i < count; i++) {
-                        Assert.assertEquals(got[i], values[i], "bits " + bits + " index " + i);
+                        Assert.assertEquals(got[i], values[i], 0f, "bits " + bits + " index " + i);
+                    }
+                    // any range, starting inside a block or not
+                    int from = count / 3;
+                    int n = count - from - count / 5;
+                    float[] part = BitPacking.unpack(manager, arr, bits, from, n).toFloatArray();
+                    Assert.assertEquals(part.length, n);
+                    for (int i = 0; i < n; i++) {
+                        Assert.assertEquals(part[i], values[from + i], 0f, "bits " + bits + " range index " + i);
                     }
                 }
             }
+        }
+    }
+
+    @Test
+    public void engineWordsHoldConsecutiveValuesLowFirst() {
+        Random random = new Random(5);
+        try (NDManager manager = NDManager.newBaseManager()) {
+            for (int bits = 1; bits <= 8; bits++) {
+                for (int u = 1; u <= 8 && u * bits <= 16; u *= 2) {
+                    int count = 8 * 37;
+                    int[] values = new int[count];
+                    for (int i = 0; i < count; i++) {
+                        values[i] = random.nextInt(1 << bits);
+                    }
+                    byte[] packed = BitPacking.pack(values, bits);
+                    NDArray arr = manager.create(ByteBuffer.wrap(packed), new Shape(packed.length), DataType.UINT8);
+                    int from = 3 * u; // starts inside a block unless u = 8
+                    int n = count - from - u;
+                    float[] got = BitPacking.unpackWords(manager, arr, bits, u, from, n).toFloatArray();
+                    Assert.assertEquals(got.length, n / u);
+                    for (int w = 0; w < n / u; w++) {
+                        long expected = 0;
+                        for (int j = 0; j < u; j++) {
+                            expected += (long) values[from + w * u + j] << (j * bits);
+                        }
+                        Assert.assertEquals(got[w], expected, 0f, bits + " bits, " + u + " per word, word " + w);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test(expectedExceptions = IllegalArgumentException.class)
+    public void engineRangeOutsideThePackedArrayIsRejected() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            NDArray arr = manager.create(ByteBuffer.wrap(new byte[3]), new Shape(3), DataType.UINT8);
+            BitPacking.unpack(manager, arr, 3, 4, 5); // 9 values of 3 bits need 6 bytes
         }
     }
 

@@ -153,16 +153,16 @@ public class CodebookBlocksTest {
     }
 
     @Test
-    public void cachedDecodeGivesSameOutputAndKeepsNoGrowth() {
+    public void everyMemoryModeKeepsNoGrowthAcrossPasses() {
         try (NDManager model = NDManager.newBaseManager()) {
             CompressedWeight w = random(new Shape(16, 32), 3, CodebookMode.SCALED, 4, 2);
-            for (boolean cache : new boolean[] {false, true}) {
+            for (MemoryMode memoryMode : MemoryMode.values()) {
                 CodebookLinear block =
                         CodebookLinear.codebookBuilder()
                                 .setWeight(CodebookWeight.of(w, model))
                                 .optInputShape(new Shape(2, 32))
                                 .optBiasArray(model.zeros(new Shape(16)))
-                                .optCacheDecodedWeight(cache)
+                                .optMemoryMode(memoryMode)
                                 .build();
                 try (NDManager data = model.newSubManager()) {
                     NDArray x = data.randomNormal(new Shape(2, 32));

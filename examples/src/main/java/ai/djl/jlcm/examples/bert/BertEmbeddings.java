@@ -27,8 +27,9 @@ import java.lang.reflect.Field;
  * units and no bias, child {@code word_embeddings}. That one {@code Linear} is also the masked-LM
  * decoder ({@link BertMlmHead} calls its forward: {@code x E^T}), so the table exists once and a
  * compression of this {@code Linear} (a {@code CodebookLinear} put in its place) compresses both the
- * input embedding and the tied decoder. The lookup reads the table through {@link
- * #weightOf(Block, ParameterStore, NDManager, boolean)}, which decodes a codebook block's weight.
+ * input embedding and the tied decoder. The lookup of a codebook block decodes only the looked-up
+ * rows ({@link CodebookWeight#decodeRows}); other blocks are read through {@link #weightOf(Block,
+ * ParameterStore, NDManager, boolean)}.
  *
  * <p>Children: {@code word_embeddings} ({@link Linear}), {@code position_embeddings} and {@code
  * token_type_embeddings} ({@link IdEmbedding}), {@code LayerNorm} ({@link LayerNorm}). Inputs: token
@@ -90,12 +91,17 @@ public final class BertEmbeddings extends AbstractBlock {
         long t = ids.getShape().get(1);
         NDArray longIds = ids.toType(DataType.INT64, false);
         NDArray words;
-        try (NDManager scope = m.newSubManager()) {
-            // a decoded copy of a compressed table lands in scope and is freed here; the lookup
-            // result lives in the ids' manager
-            NDArray table = weightOf(wordEmbeddings, ps, scope, training);
-            words = Embedding.embedding(longIds, table, SparseFormat.DENSE).head();
-            words.attach(m);
+        if (wordEmbeddings instanceof CodebookBlock) {
+            // decode only the looked-up rows of a compressed table
+            words = ((CodebookBlock) wordEmbeddings).getCodebookWeight().decodeRows(m, longIds, training);
+        } else {
+            try (NDManager scope = m.newSubManager()) {
+                // a stand-in's decoded table lands in scope and is freed here; the lookup result
+                // lives in the ids' manager
+                NDArray table = weightOf(wordEmbeddings, ps, scope, training);
+                words = Embedding.embedding(longIds, table, SparseFormat.DENSE).head();
+                words.attach(m);
+            }
         }
         NDArray positions = m.arange(0, (int) t, 1, DataType.INT64).reshape(1, t);
         NDArray pos = positionEmbeddings.forward(ps, new NDList(positions), training).head();
@@ -116,7 +122,7 @@ public final class BertEmbeddings extends AbstractBlock {
      * @param block the layer
      * @param ps the parameter store
      * @param manager the manager for a decoded weight (a plain {@code Linear}'s parameter array
-     *     and a cached decoded weight stay where they are)
+     *     stays where it is)
      * @param training whether this is a training pass
      * @return the weight (the parameter's array itself for a plain {@code Linear})
      * @throws IllegalStateException if no weight can be found

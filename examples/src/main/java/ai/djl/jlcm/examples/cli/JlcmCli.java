@@ -9,6 +9,7 @@ import picocli.CommandLine.Command;
  * <pre>
  * java -jar examples/target/jlcm.jar demo [--bits B] [--method rtn|kmeans] [--out DIR]
  * java -jar examples/target/jlcm.jar inspect DIR
+ * java -jar examples/target/jlcm.jar bench DIR [--batch B] [--seq T] [--iters N] [--mode packed,byte,fp16,fp32] [--float DIR]
  * java -jar examples/target/jlcm.jar ablation [--dataset mnist|fashion-mnist] [--bits 1,2,3]
  * java -jar examples/target/jlcm.jar zoo [--dataset mnist|fashion-mnist] [--models …] [--bits …]
  * java -jar examples/target/jlcm.jar bert evaluate|compress
@@ -22,7 +23,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "jlcm 0.1.0",
         description = "Grouped-codebook compression of DJL models.",
-        subcommands = {DemoCommand.class, InspectCommand.class, AblationCommand.class, ai.djl.jlcm.examples.bert.BertCommand.class, ai.djl.jlcm.examples.zoo.ZooCommand.class})
+        subcommands = {DemoCommand.class, InspectCommand.class, BenchCommand.class, AblationCommand.class, ai.djl.jlcm.examples.bert.BertCommand.class, ai.djl.jlcm.examples.zoo.ZooCommand.class})
 public final class JlcmCli implements Runnable {
 
     /**
@@ -69,6 +70,6 @@ public final class JlcmCli implements Runnable {
     @Override
     public void run() {
         throw new CommandLine.ParameterException(
-                new CommandLine(this), "missing command: demo, inspect, ablation, zoo or bert");
+                new CommandLine(this), "missing command: demo, inspect, bench, ablation, zoo or bert");
     }
 }

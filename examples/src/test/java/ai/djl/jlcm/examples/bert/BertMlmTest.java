@@ -5,6 +5,7 @@ import ai.djl.jlcm.codebook.KMeansQuantizer;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.nn.CodebookBlock;
+import ai.djl.jlcm.nn.MemoryMode;
 import ai.djl.jlcm.transform.BlockTree;
 import ai.djl.jlcm.transform.CodebookTransformer;
 import ai.djl.ndarray.NDArray;
@@ -269,6 +270,33 @@ public class BertMlmTest {
                 distinct.add(f);
             }
             Assert.assertTrue(distinct.size() <= 64, distinct.size() + " distinct values");
+        }
+    }
+
+    @Test
+    public void lookupInACompressedTableEqualsTheLookupInItsDecodedTable() throws IOException {
+        TensorBundle bundle = write(tiny.tensors);
+        try (Model compressed = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
+                Model dense = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
+                NDManager m = NDManager.newBaseManager()) {
+            CodebookTransformer.builder()
+                    .setQuantizer(KMeansQuantizer.builder().build())
+                    .optBits(3)
+                    .optPathFilter(p -> p.equals("embeddings/word_embeddings"))
+                    .build()
+                    .transform(compressed.getBlock());
+            BertEmbeddings ce = ((BertMlm) compressed.getBlock()).getEmbeddings();
+            BertEmbeddings de = ((BertMlm) dense.getBlock()).getEmbeddings();
+            ParameterStore ps = new ParameterStore(m, false);
+            float[] table = BertEmbeddings.weightOf(ce.getWordEmbeddings(), ps, m, false).toFloatArray();
+            de.getWordEmbeddings().getParameters().get("weight").getArray().set(table);
+            NDList in = inputs(m, ids(2, 9, 40, 12));
+            float[] expected = de.forward(ps, in, false).head().toFloatArray();
+            for (MemoryMode mode : MemoryMode.values()) {
+                ((CodebookBlock) ce.getWordEmbeddings()).getCodebookWeight().setMemoryMode(mode);
+                float[] got = ce.forward(ps, in, false).head().toFloatArray();
+                Assert.assertEquals(got, expected, mode == MemoryMode.CACHE_FP16 ? 1e-2f : 1e-5f, mode.toString());
+            }
         }
     }
 
