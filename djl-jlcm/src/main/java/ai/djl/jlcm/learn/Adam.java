@@ -1,6 +1,7 @@
 package ai.djl.jlcm.learn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.index.NDIndex;
 
 /** Adam for one array, with its state created up front in the array's manager. */
 final class Adam {
@@ -33,6 +34,29 @@ final class Adam {
         float c1 = (float) (1 - Math.pow(BETA1, step));
         float c2 = (float) (1 - Math.pow(BETA2, step));
         return mean.div(c1).div(variance.div(c2).sqrt().add(EPSILON)).mul(learningRate);
+    }
+
+    /** Starts a step whose moments are then updated a chunk of rows at a time ({@link #stepRows}). */
+    void begin() {
+        step++;
+    }
+
+    /**
+     * Updates the moments of some rows with their gradient and returns their step; call {@link
+     * #begin()} once per step first. The arithmetic is {@link #step(NDArray)}'s.
+     *
+     * @param rows the rows
+     * @param gradient their gradient
+     * @return their step {@code lr · m̂ / (√v̂ + ε)}
+     */
+    NDArray stepRows(NDIndex rows, NDArray gradient) {
+        NDArray m = mean.get(rows).mul(BETA1).add(gradient.mul(1 - BETA1));
+        NDArray v = variance.get(rows).mul(BETA2).add(gradient.square().mul(1 - BETA2));
+        mean.set(rows, m);
+        variance.set(rows, v);
+        float c1 = (float) (1 - Math.pow(BETA1, step));
+        float c2 = (float) (1 - Math.pow(BETA2, step));
+        return m.div(c1).div(v.div(c2).sqrt().add(EPSILON)).mul(learningRate);
     }
 
     /**

@@ -6,6 +6,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
@@ -21,6 +23,9 @@ final class LayerState {
     /** The largest {@code rows × cols × codewords} tensor built at once by nearest-codeword search. */
     private static final long CHUNK = 1 << 24;
 
+    /** The latents updated at once (a chunk of whole rows), by default. */
+    static final long UPDATE_CHUNK = 1 << 22;
+
     final CompressedWeight init;
     final Shape shape;
     private final LearningConfig config;
@@ -33,6 +38,7 @@ final class LayerState {
     private final NDArray rowGroup;
     private final NDArray initIndex;
     private final NDArray positions;
+    private final long updateChunk;
     private final Adam codebookAdam;
     private final Adam scaleAdam;
     private final Adam latentAdam;
@@ -46,7 +52,21 @@ final class LayerState {
      * @param config the learning settings
      */
     LayerState(NDManager m, CompressedWeight init, float[] weight, LearningConfig config) {
+        this(m, init, weight, config, UPDATE_CHUNK);
+    }
+
+    /**
+     * Creates the state of a layer, updating its latents in chunks of about {@code updateChunk}.
+     *
+     * @param m the manager of the state's arrays
+     * @param init the k-means initialization
+     * @param weight the dense weight, row-major; latents start there
+     * @param config the learning settings
+     * @param updateChunk how many latents are updated at once (whole rows)
+     */
+    LayerState(NDManager m, CompressedWeight init, float[] weight, LearningConfig config, long updateChunk) {
         manager = m;
+        this.updateChunk = updateChunk;
         this.init = init;
         this.config = config;
         shape = init.getShape();
@@ -147,20 +167,17 @@ final class LayerState {
             scales.subi(scaleAdam.step(scales.getGradient()));
         }
         if (learnsMapping()) {
-            boolean proximal = config.mapping() == MappingUpdate.PROXIMAL;
+            latentAdam.begin();
             NDArray gradient = latent.getGradient();
-            if (proximal && !config.phiOnStep()) {
-                gradient = ProximalStep.gradient(gradient, rowsBefore, index, config.edgePhi());
-            }
-            NDArray delta = latentAdam.step(gradient);
-            if (proximal) {
-                if (config.phiOnStep()) {
-                    delta = delta.mul(ProximalStep.phi(rowsBefore, index, delta.neg(), config.edgePhi()));
+            long rows = shape.get(0);
+            long chunk = Math.max(1, updateChunk / Math.max(1, latent.getShape().get(1)));
+            for (long r0 = 0; r0 < rows; r0 += chunk) {
+                NDIndex range = new NDIndex(r0 + ":" + Math.min(rows, r0 + chunk));
+                // each chunk's temporaries (a dozen latent-sized arrays) are freed when it is done
+                try (NDScope scope = new NDScope()) {
+                    scope.suppressNotUsedWarning();
+                    latent.set(range, updatedLatents(range, gradient.get(range), rowsBefore.get(range), index.get(range)));
                 }
-                NDArray moved = ProximalStep.clampToNeighbours(rowsBefore, index, latent.sub(delta));
-                latent.subi(latent.sub(moved));
-            } else {
-                latent.subi(delta);
             }
         }
         sortCodebooks();
@@ -170,6 +187,24 @@ final class LayerState {
                 g.subi(g);
             }
         }
+    }
+
+    /**
+     * Returns a chunk of rows' latents after one step: Adam on the (proximal) gradient, then, for
+     * PROXIMAL, the clamp that keeps each mapping within one codeword.
+     */
+    private NDArray updatedLatents(NDIndex range, NDArray gradient, NDArray rows, NDArray index) {
+        boolean proximal = config.mapping() == MappingUpdate.PROXIMAL;
+        NDArray g = proximal && !config.phiOnStep() ? ProximalStep.gradient(gradient, rows, index, config.edgePhi()) : gradient;
+        NDArray delta = latentAdam.stepRows(range, g);
+        NDArray current = latent.get(range);
+        if (!proximal) {
+            return current.sub(delta);
+        }
+        if (config.phiOnStep()) {
+            delta = delta.mul(ProximalStep.phi(rows, index, delta.neg(), config.edgePhi()));
+        }
+        return ProximalStep.clampToNeighbours(rows, index, current.sub(delta));
     }
 
     /**

@@ -71,4 +71,34 @@ public class LayerStateTest {
             Assert.assertEquals(chunked.toLongArray(), direct.toLongArray());
         }
     }
+
+    /** Updating the latents a few rows at a time gives exactly the one-piece update. */
+    @Test
+    public void chunkedUpdatesEqualTheOnePieceUpdate() {
+        Shape shape = new Shape(37, 11);
+        for (MappingUpdate mapping : new MappingUpdate[] {MappingUpdate.PROXIMAL, MappingUpdate.STE, MappingUpdate.SOFT}) {
+            try (NDManager m = NDManager.newBaseManager()) {
+                m.getEngine().setRandomSeed(5);
+                float[] weight = m.randomNormal(shape).toFloatArray();
+                NDArray target = m.randomNormal(shape).mul(0.5f);
+                LearningConfig config =
+                        new LearningConfig(2, 3, CodebookMode.MULTI, mapping, 0, 0.05f, 1e-3f, 0.05f, 1f, true, 0.5f, 0.01f, 0);
+                CompressedWeight init = new CodebookLearner(config).initialize(weight, shape, null);
+                LayerState whole = new LayerState(m, init, weight, config, Long.MAX_VALUE);
+                LayerState chunked = new LayerState(m, init, weight, config, 4 * 11);
+                for (int step = 0; step < 30; step++) {
+                    for (LayerState s : new LayerState[] {whole, chunked}) {
+                        NDArray index = s.mapping();
+                        try (GradientCollector gc = m.getEngine().newGradientCollector()) {
+                            gc.backward(s.trainingWeight(index).sub(target).square().sum());
+                        }
+                        s.update(index);
+                    }
+                }
+                Assert.assertEquals(chunked.mapping().toLongArray(), whole.mapping().toLongArray(), mapping.name());
+                Assert.assertEquals(
+                        chunked.hardWeight(chunked.mapping()).toFloatArray(), whole.hardWeight(whole.mapping()).toFloatArray(), 0f);
+            }
+        }
+    }
 }
