@@ -22,9 +22,22 @@ final class CodebookLearner implements LayerLearner {
     static final int EVAL_EVERY = 10;
 
     private final LearningConfig config;
+    private final long chunkWeights;
 
     CodebookLearner(LearningConfig config) {
+        this(config, LayerState.UPDATE_CHUNK);
+    }
+
+    /**
+     * Creates a learner whose steps work on chunks of about {@code chunkWeights} weights (whole rows)
+     * where the loss allows it.
+     *
+     * @param config the learning settings
+     * @param chunkWeights the weights per chunk
+     */
+    CodebookLearner(LearningConfig config, long chunkWeights) {
         this.config = config;
+        this.chunkWeights = chunkWeights;
     }
 
     /**
@@ -44,11 +57,36 @@ final class CodebookLearner implements LayerLearner {
                 weight, importance, shape, config.bits(), config.mode(), grouping.groups(), grouping.groupOf());
     }
 
+    /**
+     * Accumulates the gradients of one step: in one piece, or a chunk of rows at a time when the loss
+     * allows it and the layer is large (the gradients of the chunks add up to the whole one's), so that
+     * the autograd graph holds one chunk of latent-sized arrays.
+     */
+    private void backward(LayerState s, ReconstructionLoss loss, NDArray index, Shape shape) {
+        long rows = shape.get(0);
+        long cols = shape.size() / rows;
+        if (!loss.separableByRows() || shape.size() <= chunkWeights) {
+            try (GradientCollector gc = index.getManager().getEngine().newGradientCollector()) {
+                gc.backward(loss.loss(s.trainingWeight(index)));
+            }
+            return;
+        }
+        long chunk = Math.max(1, chunkWeights / cols);
+        for (long r0 = 0; r0 < rows; r0 += chunk) {
+            long r1 = Math.min(rows, r0 + chunk);
+            try (NDScope scope = new NDScope();
+                    GradientCollector gc = index.getManager().getEngine().newGradientCollector()) {
+                scope.suppressNotUsedWarning();
+                gc.backward(loss.lossOfRows(s.trainingRows(index, r0, r1), r0));
+            }
+        }
+    }
+
     @Override
     public LayerResult learn(NDManager parent, float[] weight, Shape shape, ReconstructionLoss loss) {
         CompressedWeight init = initialize(weight, shape, loss.importance());
         try (NDManager m = parent.newSubManager()) {
-            LayerState s = new LayerState(m, init, weight, config);
+            LayerState s = new LayerState(m, init, weight, config, chunkWeights);
             double initError = loss.error(s.hardWeight(s.initialMapping()));
             LayerState.Snapshot best = s.snapshot(s.initialMapping());
             double bestError = initError;
@@ -57,9 +95,7 @@ final class CodebookLearner implements LayerLearner {
                 try (NDScope scope = new NDScope()) {
                     scope.suppressNotUsedWarning();
                     NDArray index = s.mapping();
-                    try (GradientCollector gc = m.getEngine().newGradientCollector()) {
-                        gc.backward(loss.loss(s.trainingWeight(index)));
-                    }
+                    backward(s, loss, index, shape);
                     s.update(index);
                     if (step % EVAL_EVERY == 0 || step == config.steps()) {
                         NDArray hard = s.mapping();

@@ -131,9 +131,7 @@ final class LayerState {
                 break;
             case SOFT:
                 NDArray rows = codebook.get(rowBook).expandDims(1);
-                float spacing = meanSpacing();
-                // a constant codebook (an all-zero layer) has no spacing; any temperature gives its value
-                float tau = config.softTemperature() * (spacing > 0 ? spacing : 1f);
+                float tau = softTemperature();
                 NDArray logits = latent.expandDims(2).sub(rows).square().div(-tau * tau);
                 w = logits.softmax(2).mul(rows).sum(new int[] {2});
                 break;
@@ -142,6 +140,36 @@ final class LayerState {
                 break;
         }
         return (scales == null ? w : w.mul(rowScale())).reshape(shape);
+    }
+
+    /**
+     * Returns rows {@code [from, to)} of {@link #trainingWeight(NDArray)} as a {@code [r, cols]}
+     * matrix, differentiable in the same way, for losses computed a chunk of rows at a time.
+     *
+     * @param index the mapping of this step
+     * @param from the first row
+     * @param to the end row (exclusive)
+     * @return the rows of the weight
+     */
+    NDArray trainingRows(NDArray index, long from, long to) {
+        String range = from + ":" + to;
+        NDArray book = rowBook.get(range);
+        NDArray z = latent.get(range);
+        NDArray w;
+        switch (config.mapping()) {
+            case FROZEN:
+                w = codebook.take(manager, flatIndex(book, index.get(range)));
+                break;
+            case SOFT:
+                NDArray rows = codebook.get(book).expandDims(1);
+                float tau = softTemperature();
+                w = z.expandDims(2).sub(rows).square().div(-tau * tau).softmax(2).mul(rows).sum(new int[] {2});
+                break;
+            default:
+                w = codebook.take(manager, flatIndex(book, index.get(range))).add(z.sub(z.stopGradient()));
+                break;
+        }
+        return scales == null ? w : w.mul(scales.take(manager, rowGroup.get(range)).expandDims(1));
     }
 
     /**
@@ -239,7 +267,17 @@ final class LayerState {
     }
 
     private NDArray flatIndex(NDArray index) {
-        return rowBook.expandDims(1).mul((long) codewords).add(index);
+        return flatIndex(rowBook, index);
+    }
+
+    private NDArray flatIndex(NDArray books, NDArray index) {
+        return books.expandDims(1).mul((long) codewords).add(index);
+    }
+
+    /** SOFT's temperature; a constant codebook (an all-zero layer) has no spacing, any τ gives its value. */
+    private float softTemperature() {
+        float spacing = meanSpacing();
+        return config.softTemperature() * (spacing > 0 ? spacing : 1f);
     }
 
     private NDArray codebookRows() {

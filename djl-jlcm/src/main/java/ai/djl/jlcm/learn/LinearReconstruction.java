@@ -43,7 +43,10 @@ final class LinearReconstruction implements ReconstructionLoss {
         NDArray w = weight.duplicate();
         w.attach(manager);
         cross = xt.transpose().matMul(x).div((float) n).matMul(w.transpose());
-        reference = x.matMul(w.transpose()).square().sum().getFloat() / n;
+        // ‖XWᵀ‖²/n = sum((W·XᵀX/n) ⊙ W): a [rows, cols] product instead of an [n, rows] one
+        try (NDArray floatGram = x.transpose().matMul(x).div((float) n)) {
+            reference = w.matMul(floatGram).mul(w).sum().getFloat();
+        }
         float meanDiag = xt.square().mean().getFloat();
         dampedGram = gram.add(manager.eye((int) cols).mul(dampening * meanDiag));
         importance = Importance.linear(compressedInputs, weight.getShape());
@@ -75,6 +78,19 @@ final class LinearReconstruction implements ReconstructionLoss {
     public NDArray loss(NDArray w) {
         NDArray gradient = w.stopGradient().matMul(dampedGram).sub(cross.transpose()).mul(2f / reference);
         return w.mul(gradient).sum();
+    }
+
+    @Override
+    public boolean separableByRows() {
+        return true;
+    }
+
+    @Override
+    public NDArray lossOfRows(NDArray rows, long from) {
+        long to = from + rows.getShape().get(0);
+        NDArray target = cross.get(":, " + from + ":" + to).transpose();
+        NDArray gradient = rows.stopGradient().matMul(dampedGram).sub(target).mul(2f / reference);
+        return rows.mul(gradient).sum();
     }
 
     @Override

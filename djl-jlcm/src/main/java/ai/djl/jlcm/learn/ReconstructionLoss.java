@@ -18,6 +18,28 @@ interface ReconstructionLoss extends AutoCloseable {
     NDArray loss(NDArray weight);
 
     /**
+     * Returns whether the training loss is a sum over the weight's rows (output neurons), so that it
+     * can be computed a chunk of rows at a time with {@link #lossOfRows(NDArray, long)}.
+     *
+     * @return whether {@link #lossOfRows(NDArray, long)} is supported
+     */
+    default boolean separableByRows() {
+        return false;
+    }
+
+    /**
+     * Returns the part of the training loss (or surrogate) that rows {@code [from, from + r)} of the
+     * weight contribute; the parts of all rows add up to {@link #loss(NDArray)}.
+     *
+     * @param rows the candidate rows {@code [r, cols]}
+     * @param from the first row's index
+     * @return the loss of those rows
+     */
+    default NDArray lossOfRows(NDArray rows, long from) {
+        throw new UnsupportedOperationException("this loss is not separable by rows");
+    }
+
+    /**
      * Returns the relative reconstruction error {@code ‖Ŷ − Y‖² / ‖Y‖²} of a weight.
      *
      * @param weight the dense weight

@@ -94,4 +94,31 @@ public class CodebookLearnerTest {
                         / x.matMul(w.transpose()).square().sum().getFloat();
         Assert.assertEquals(r.learnedError(), direct, 1e-3 * direct + 1e-6);
     }
+
+    /** Steps over chunks of rows (the gradients of the chunks added up) learn what one-piece steps learn. */
+    @Test
+    public void chunkedStepsLearnWhatOnePieceStepsLearn() {
+        for (MappingUpdate mapping : new MappingUpdate[] {MappingUpdate.PROXIMAL, MappingUpdate.SOFT, MappingUpdate.FROZEN}) {
+            for (CodebookMode mode : CodebookMode.values()) {
+                LearningConfig config =
+                        new LearningConfig(2, 4, mode, mapping, 40, 1e-3f, 1e-3f, 0.02f, 1f, true, 0.5f, 0.01f, 0);
+                NDArray w = manager.create(trained, new Shape(OUT, IN));
+                try (LinearReconstruction loss =
+                        new LinearReconstruction(manager, w, List.of(inputs), List.of(inputs), 0.01f)) {
+                    LayerResult whole = new CodebookLearner(config, Long.MAX_VALUE).learn(manager, trained, new Shape(OUT, IN), loss);
+                    LayerResult chunked = new CodebookLearner(config, 5 * IN).learn(manager, trained, new Shape(OUT, IN), loss);
+                    String what = mapping + " " + mode;
+                    Assert.assertTrue(whole.learnedError() < whole.initError(), what);
+                    Assert.assertEquals(chunked.learnedError(), whole.learnedError(), 1e-3 * whole.learnedError(), what);
+                    int[] a = whole.weight().getIndices();
+                    int[] b = chunked.weight().getIndices();
+                    int same = 0;
+                    for (int i = 0; i < a.length; i++) {
+                        same += a[i] == b[i] ? 1 : 0;
+                    }
+                    Assert.assertTrue(same >= 0.99 * a.length, what + ": " + same + " of " + a.length + " indices agree");
+                }
+            }
+        }
+    }
 }
