@@ -61,6 +61,9 @@ final class BertCompressCommand implements Callable<Integer> {
     /** Methods. */
     static final List<String> METHODS = List.of("rtn", "kmeans", "jlcm", "gptq", "gptq-codebook");
 
+    /** The word table, also the tied MLM decoder. */
+    static final String WORD_TABLE = "embeddings/word_embeddings";
+
     @Option(names = "--bits", description = "bits per weight index, 1-8 (default: ${DEFAULT-VALUE})")
     int bits = 4;
 
@@ -226,10 +229,16 @@ final class BertCompressCommand implements Callable<Integer> {
                 }
                 long start = System.nanoTime();
                 if (calibration != null) {
+                    int nearest = 0;
+                    if (methodName().startsWith("gptq")) {
+                        // the tied word table is also an embedding lookup, whose error is the weight's own,
+                        // not its error on the decoder's inputs: GPTQ's compensation would wreck the lookups
+                        nearest = compressDataFree(model, bits, gptqGrid(), p -> WORD_TABLE.equals(p) && pathFilter().test(p));
+                    }
                     JlcmReport report = jlcm().compress(model.getBlock(), calibration, model.getNDManager());
                     layerReports = report.layers();
                     stageReports = report.stages();
-                    compressedLayers = layerReports.size();
+                    compressedLayers = nearest + layerReports.size();
                 } else {
                     compressedLayers = compressDataFree(model, bits, quantizer(methodName(), groupCount()), pathFilter());
                 }
@@ -257,7 +266,8 @@ final class BertCompressCommand implements Callable<Integer> {
         for (LayerReport l : layerReports) {
             System.out.printf(
                     Locale.ROOT,
-                    "layer %s %s: output error %.6f (k-means init) -> %.6f (jlcm, step %d), %.0f%% codewords used, %.1f s%n",
+                    "layer %s %s: output error %.6f (" + (methodName().startsWith("gptq") ? "nearest on the grid" : "k-means init")
+                            + ") -> %.6f (" + methodName() + ", step %d), %.0f%% codewords used, %.1f s%n",
                     l.path(),
                     l.shape(),
                     l.initError(),
@@ -385,6 +395,11 @@ final class BertCompressCommand implements Callable<Integer> {
         return KMeansQuantizer.builder().optGroups(groups).optMode(CodebookMode.MULTI).build();
     }
 
+    /** The grid GPTQ rounds onto: RTN's per-row levels, or grouped k-means codebooks. */
+    private WeightQuantizer gptqGrid() {
+        return quantizer("gptq".equals(methodName()) ? "rtn" : "kmeans", groupCount());
+    }
+
     private Jlcm jlcm() {
         Jlcm.Builder b =
                 Jlcm.builder()
@@ -397,7 +412,7 @@ final class BertCompressCommand implements Callable<Integer> {
                         .optPathFilter(pathFilter())
                         .optStaged(!wholeNetwork);
         if (methodName().startsWith("gptq")) {
-            b.optGptq(quantizer("gptq".equals(methodName()) ? "rtn" : "kmeans", groupCount()));
+            b.optGptq(gptqGrid()).optPathFilter(p -> !WORD_TABLE.equals(p) && pathFilter().test(p));
         }
         return b.build();
     }
