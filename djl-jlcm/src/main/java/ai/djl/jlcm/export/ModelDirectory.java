@@ -3,8 +3,10 @@ package ai.djl.jlcm.export;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.Reader;
+import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.io.Writer;
 import java.nio.channels.FileChannel;
@@ -17,6 +19,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
 import java.util.regex.Pattern;
@@ -41,6 +44,9 @@ public final class ModelDirectory {
     private static final Logger logger = LoggerFactory.getLogger(ModelDirectory.class);
 
     private static final String SERVING_PROPERTIES = "serving.properties";
+
+    /** The first line of the {@code serving.properties} files djl-jlcm writes. */
+    public static final String MARKER = "#DJL model directory written by djl-jlcm";
     private static final String UUID_PATTERN = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 
     /** A test seam: runs between the two renames of a replacement. */
@@ -51,7 +57,8 @@ public final class ModelDirectory {
     /**
      * Returns whether a path is a non-empty directory written by djl-jlcm: every entry is a regular
      * file named {@value Manifest#FILE_NAME}, {@code serving.properties} or {@code *.params}, and it
-     * has a manifest or a {@code serving.properties} naming {@link JlcmBlockFactory}.
+     * has a manifest, or a {@code serving.properties} naming {@link JlcmBlockFactory} or starting with
+     * {@value #MARKER} (a float model directory djl-jlcm wrote).
      *
      * @param dir the path
      * @return whether djl-jlcm may replace or delete it
@@ -78,7 +85,77 @@ public final class ModelDirectory {
         } catch (IllegalArgumentException e) {
             return false;
         }
-        return JlcmBlockFactory.class.getName().equals(p.getProperty("blockFactory"));
+        if (JlcmBlockFactory.class.getName().equals(p.getProperty("blockFactory"))) {
+            return true;
+        }
+        try (BufferedReader r = Files.newBufferedReader(serving, StandardCharsets.ISO_8859_1)) {
+            return MARKER.equals(r.readLine());
+        }
+    }
+
+    /** What a staged directory is filled with. */
+    @FunctionalInterface
+    public interface Contents {
+
+        /**
+         * Writes the directory's files.
+         *
+         * @param staging the empty staging directory
+         * @throws IOException if writing fails
+         */
+        void writeTo(Path staging) throws IOException;
+    }
+
+    /**
+     * Writes a model directory: checks the destination ({@link #checkDestination}), holds its lock,
+     * recovers it, fills a staging directory beside it and puts that in place ({@link
+     * #recover(Path)}'s atomic replacement). On any failure the destination is as it was and the
+     * staging directory is deleted.
+     *
+     * @param dir the destination
+     * @param overwrite whether an existing model directory of ours may be replaced
+     * @param contents writes the files
+     * @throws IOException if writing fails
+     * @throws IllegalArgumentException if the destination cannot be written
+     */
+    public static void write(Path dir, boolean overwrite, Contents contents) throws IOException {
+        checkDestination(dir, overwrite);
+        Path target = dir.toAbsolutePath().normalize();
+        Files.createDirectories(target.getParent());
+        try (DirectoryLock lock = DirectoryLock.acquire(target)) {
+            recoverLocked(target);
+            checkDestination(dir, overwrite);
+            Path tmp = newStaging(target);
+            try {
+                Files.createDirectory(tmp);
+                contents.writeTo(tmp);
+                replace(tmp, target);
+            } finally {
+                deleteRecursively(tmp);
+            }
+        }
+    }
+
+    /**
+     * Writes a {@code serving.properties} file that marks its directory as written by djl-jlcm (its
+     * first line, {@value #MARKER}), without the date {@code Properties.store} would add, so that
+     * equal properties give equal files.
+     *
+     * @param file the file
+     * @param properties the keys and values, in order
+     * @throws IOException if writing fails
+     */
+    public static void writeServingProperties(Path file, Map<String, String> properties)
+            throws IOException {
+        Properties p = new Properties();
+        properties.forEach(p::setProperty);
+        StringWriter text = new StringWriter();
+        p.store(text, null);
+        String body = text.toString().replaceFirst("\\A#[^\n]*\n", "");
+        try (Writer w = Files.newBufferedWriter(file, StandardCharsets.ISO_8859_1)) {
+            w.write(MARKER + "\n");
+            w.write(body);
+        }
     }
 
     /**

@@ -13,16 +13,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.io.StringWriter;
-import java.io.Writer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.stream.Stream;
 
 /**
@@ -86,32 +82,28 @@ public final class ModelExporter {
         String name = modelName != null ? modelName : model.getName();
         JsonObject architecture = architectureFactory == null ? ArchitectureCodec.encode(block) : null;
         List<Manifest.Layer> layers = layers(block);
-
-        Path target = dir.toAbsolutePath().normalize();
-        Files.createDirectories(target.getParent());
-        try (DirectoryLock lock = DirectoryLock.acquire(target)) {
-            ModelDirectory.recoverLocked(target);
-            ModelDirectory.checkDestination(dir, overwrite);
-            Path tmp = ModelDirectory.newStaging(target);
-            try {
-                Files.createDirectory(tmp);
-                model.save(tmp, name);
-                Path params = paramsFile(tmp, name);
-                new Manifest(
-                                name,
-                                params.getFileName().toString(),
-                                Digests.sha256(params),
-                                Files.size(params),
-                                architecture,
-                                architectureFactory,
-                                layers)
-                        .write(tmp.resolve(Manifest.FILE_NAME));
-                writeServingProperties(tmp.resolve("serving.properties"), name);
-                ModelDirectory.replace(tmp, target);
-            } finally {
-                ModelDirectory.deleteRecursively(tmp);
-            }
-        }
+        ModelDirectory.write(
+                dir,
+                overwrite,
+                tmp -> {
+                    model.save(tmp, name);
+                    Path params = paramsFile(tmp, name);
+                    new Manifest(
+                                    name,
+                                    params.getFileName().toString(),
+                                    Digests.sha256(params),
+                                    Files.size(params),
+                                    architecture,
+                                    architectureFactory,
+                                    layers)
+                            .write(tmp.resolve(Manifest.FILE_NAME));
+                    Map<String, String> serving = new LinkedHashMap<>();
+                    serving.put("engine", "PyTorch");
+                    serving.put("blockFactory", JlcmBlockFactory.class.getName());
+                    serving.put("option.modelName", name);
+                    serving.putAll(servingProperties);
+                    ModelDirectory.writeServingProperties(tmp.resolve("serving.properties"), serving);
+                });
         ModelSize size = ModelSize.of(block);
         logger.info(
                 "Wrote {}: {} compressed layers, {} bits/weight, {} bytes of parameters",
@@ -163,22 +155,6 @@ public final class ModelExporter {
             }
         }
         return layers;
-    }
-
-    private void writeServingProperties(Path file, String name) throws IOException {
-        Properties p = new Properties();
-        p.setProperty("engine", "PyTorch");
-        p.setProperty("blockFactory", JlcmBlockFactory.class.getName());
-        p.setProperty("option.modelName", name);
-        servingProperties.forEach(p::setProperty);
-        StringWriter text = new StringWriter();
-        p.store(text, null);
-        // Properties.store writes the date as a first comment: drop it, so that equal models give equal files
-        String body = text.toString().replaceFirst("\\A#[^\n]*\n", "");
-        try (Writer w = Files.newBufferedWriter(file, StandardCharsets.ISO_8859_1)) {
-            w.write("#DJL model directory written by djl-jlcm\n");
-            w.write(body);
-        }
     }
 
     /** Builds a {@link ModelExporter}. */

@@ -55,6 +55,37 @@ public class ModelDirectoryTest {
     }
 
     @Test
+    public void aStagedWriteIsAllOrNothingAndMarksItsDirectoryAsOurs() throws Exception {
+        Path root = Files.createTempDirectory("jlcm-write");
+        try {
+            Path dir = root.resolve("float-model");
+            ModelDirectory.write(dir, false, tmp -> {
+                Files.write(tmp.resolve("m-0000.params"), new byte[] {1, 2, 3});
+                ModelDirectory.writeServingProperties(tmp.resolve("serving.properties"), java.util.Map.of("engine", "PyTorch"));
+            });
+            Assert.assertEquals(names(dir), List.of("m-0000.params", "serving.properties"));
+            Assert.assertTrue(Files.readString(dir.resolve("serving.properties")).startsWith(ModelDirectory.MARKER + "\n"));
+            Assert.assertTrue(ModelDirectory.isWrittenByUs(dir), "a float directory with the marker is ours");
+
+            // refused without overwrite, before the contents are asked for
+            Assert.expectThrows(IllegalArgumentException.class, () -> ModelDirectory.write(dir, false, tmp -> Assert.fail("called")));
+            // a failing writer leaves the old directory and no staging directory
+            Assert.expectThrows(
+                    java.io.IOException.class,
+                    () -> ModelDirectory.write(dir, true, tmp -> {
+                        Files.write(tmp.resolve("m-0000.params"), new byte[] {9});
+                        throw new java.io.IOException("disk full");
+                    }));
+            Assert.assertEquals(Files.readAllBytes(dir.resolve("m-0000.params")), new byte[] {1, 2, 3});
+            ModelDirectory.write(dir, true, tmp -> Files.write(tmp.resolve("m-0001.params"), new byte[] {4}));
+            Assert.assertEquals(names(dir), List.of("m-0001.params"));
+            Assert.assertEquals(names(root), List.of(".float-model.lock", "float-model"));
+        } finally {
+            ModelDirectory.deleteRecursively(root);
+        }
+    }
+
+    @Test
     public void aFileIsNeverTurnedIntoADirectory() throws Exception {
         Path root = Files.createTempDirectory("jlcm-file");
         Path file = root.resolve("some-file.txt");

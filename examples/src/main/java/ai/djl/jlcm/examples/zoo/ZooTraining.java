@@ -3,16 +3,14 @@ package ai.djl.jlcm.examples.zoo;
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.jlcm.examples.data.MnistData;
-import ai.djl.jlcm.examples.data.RegistryFetcher;
+import ai.djl.jlcm.examples.mnist.FloatModelDirectory;
 import ai.djl.jlcm.examples.mnist.MnistTraining;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.stream.Stream;
 
 /**
  * Seeded training of any {@link ZooArchitecture} with the recipe of {@link MnistTraining} (Adam,
@@ -59,20 +57,13 @@ public final class ZooTraining {
     public static Path trainOrCached(MnistData data, String dataset, ZooArchitecture arch, int epochs, Path cacheDir)
             throws IOException {
         Path dir = modelDir(cacheDir, dataset, arch, epochs);
-        if (hasParams(dir)) {
+        if (FloatModelDirectory.exists(dir, MODEL_NAME, arch.factory())) {
             logger.info("Using cached {} {} model in {}", dataset, arch.label(), dir);
             return dir;
         }
         try (Model model = train(data, arch, epochs, MnistTraining.BATCH_SIZE, MnistTraining.SEED)) {
             model.setProperty("Epoch", String.valueOf(epochs));
-            Files.createDirectories(dir.getParent());
-            Path tmp = Files.createTempDirectory(dir.getParent(), ".tmp-" + dir.getFileName() + "-");
-            try {
-                model.save(tmp, MODEL_NAME);
-                RegistryFetcher.moveIntoPlace(tmp, dir);
-            } finally {
-                RegistryFetcher.deleteRecursively(tmp);
-            }
+            FloatModelDirectory.save(model, dir, MODEL_NAME, arch.factory());
         }
         logger.info("Saved the trained {} {} model in {}", dataset, arch.label(), dir);
         return dir;
@@ -113,14 +104,4 @@ public final class ZooTraining {
         return MnistTraining.train(data, MODEL_NAME, arch::build, epochs, batchSize, seed);
     }
 
-    private static boolean hasParams(Path dir) throws IOException {
-        if (!Files.isDirectory(dir)) {
-            return false;
-        }
-        try (Stream<Path> files = Files.list(dir)) {
-            return files.anyMatch(
-                    p -> p.getFileName().toString().startsWith(MODEL_NAME + "-")
-                            && p.getFileName().toString().endsWith(".params"));
-        }
-    }
 }

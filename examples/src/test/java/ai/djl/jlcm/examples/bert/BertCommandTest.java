@@ -30,6 +30,19 @@ public class BertCommandTest {
             Assert.assertEquals(JlcmCli.run("bert", "evaluate", "--cache", c, "--gelu", "relu"), 1);
             Assert.assertEquals(
                     JlcmCli.run("bert", "evaluate", "--cache", c, "--text", cache.resolve("none.txt").toString()), 1);
+            Path thesis = Files.createTempDirectory("bert-export-out");
+            Files.writeString(thesis.resolve("thesis.txt"), "keep me");
+            try {
+                Assert.assertEquals(JlcmCli.run("bert", "export", "--cache", c), 2, "--out is required");
+                Assert.assertEquals(JlcmCli.run("bert", "export", "--cache", c, "--out", thesis.toString()), 1);
+                Assert.assertEquals(
+                        JlcmCli.run("bert", "export", "--cache", c, "--out", thesis.toString(), "--overwrite"), 1);
+                Assert.assertEquals(Files.readString(thesis.resolve("thesis.txt")), "keep me");
+                Assert.assertEquals(
+                        JlcmCli.run("bert", "export", "--cache", c, "--out", cache.resolve("m").toString(), "--gelu", "relu"), 1);
+            } finally {
+                RegistryFetcher.deleteRecursively(thesis);
+            }
             try (var s = Files.list(cache)) {
                 Assert.assertEquals(s.count(), 0L, "nothing was fetched");
             }

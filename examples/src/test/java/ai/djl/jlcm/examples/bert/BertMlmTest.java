@@ -169,6 +169,27 @@ public class BertMlmTest {
     }
 
     @Test
+    public void anInferencePassKeepsNoEncoderLayerIntermediates() throws IOException {
+        // the arrays a pass leaves in its manager must not grow with the number of encoder layers
+        int[] left = new int[2];
+        int[] layers = {1, 4};
+        for (int i = 0; i < 2; i++) {
+            BertConfig c = TinyBert.CONFIG;
+            BertConfig config =
+                    new BertConfig(c.vocabSize(), c.hiddenSize(), layers[i], c.heads(), c.intermediateSize(),
+                            c.maxPositions(), c.typeVocabSize(), c.layerNormEpsilon(), c.gelu());
+            TensorBundle bundle = write(new TinyBert(config, 7).tensors);
+            try (Model model = PretrainedBert.load(bundle, config, PREFIX);
+                    NDManager m = model.getNDManager().newSubManager()) {
+                NDList out = model.getBlock().forward(new ParameterStore(m, false), inputs(m, ids(2, 11, 40, 3)), false);
+                Assert.assertEquals(out.get(0).getShape(), new Shape(2, 11, 40));
+                left[i] = ((ai.djl.ndarray.BaseNDManager) m).getManagedArrays().size();
+            }
+        }
+        Assert.assertEquals(left[1], left[0], "arrays left by a pass with " + layers[0] + " and " + layers[1] + " layers");
+    }
+
+    @Test
     public void decoderIsTiedToTheWordTable() throws IOException {
         TensorBundle bundle = write(tiny.tensors);
         try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
