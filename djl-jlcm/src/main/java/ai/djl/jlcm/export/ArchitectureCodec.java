@@ -73,7 +73,8 @@ public final class ArchitectureCodec {
             o.addProperty("bias", cb.hasBias());
         } else if (block instanceof Linear) {
             o.addProperty("type", "linear");
-            o.addProperty("units", block.getDirectParameters().get("weight").getArray().getShape().get(0));
+            // the output shape gives the units of an uninitialized Linear too (a cache key before loading)
+            o.addProperty("units", block.getOutputShapes(new Shape[] {new Shape(1, 1)})[0].get(1));
             o.addProperty("bias", block.getDirectParameters().contains("bias"));
         } else if (block instanceof Convolution
                 && (block instanceof Conv1d

@@ -37,7 +37,6 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -96,37 +95,36 @@ final class CompressOnLoadBlock extends AbstractBlock {
     @SuppressWarnings("try")
     private void load(NDManager manager, DataInputStream is) throws IOException, MalformedModelException {
         long start = System.nanoTime();
-        MessageDigest md = Digests.newSha256();
-        DataInputStream hashed = new DataInputStream(new DigestInputStream(is, md));
-        dense.loadParameters(manager, hashed);
-        byte[] rest = new byte[8192];
-        while (hashed.read(rest) >= 0) {
-            // hash anything DJL's reader would leave unread
-        }
-        String sourceSha = Digests.hex(md.digest());
-        checkSelection();
         Block result;
         String how;
         if (!config.cacheEnabled) {
+            dense.loadParameters(manager, is);
+            checkSelection();
             compress(dense, manager);
             result = dense;
             how = "compressed (cache off)";
         } else {
             CompressedModelCache cache = new CompressedModelCache(config.cacheDir, config.cacheDirSource);
-            Map<String, String> record = keyRecord(sourceSha);
-            String key = keyText(record);
-            Path entry = cache.entryFor(model.getName(), key);
-            try (DirectoryLock lock = cache.lock(entry)) {
-                Block cached = cache.read(entry, key, source::newBlock, manager, config.memoryMode);
-                if (cached != null) {
-                    closeParameters(dense);
-                    result = cached;
-                    how = "read from the cache entry " + entry;
-                } else {
-                    compress(dense, manager);
-                    cache.write(entry, key, dense, model, manager, architectureFactory(), record);
-                    result = dense;
-                    how = "compressed and cached in " + entry;
+            // the float parameters become arrays only on a cache miss
+            try (FloatSpool spool = FloatSpool.of(is, config.cacheDir)) {
+                Map<String, String> record = keyRecord(spool.sha256());
+                String key = keyText(record);
+                Path entry = cache.entryFor(model.getName(), key);
+                try (DirectoryLock lock = cache.lock(entry)) {
+                    Block cached = cache.read(entry, key, source::newBlock, manager, config.memoryMode);
+                    if (cached != null) {
+                        result = cached;
+                        how = "read from the cache entry " + entry;
+                    } else {
+                        try (DataInputStream floats = spool.open()) {
+                            dense.loadParameters(manager, floats);
+                        }
+                        checkSelection();
+                        compress(dense, manager);
+                        cache.write(entry, key, dense, model, manager, architectureFactory(), record);
+                        result = dense;
+                        how = "compressed and cached in " + entry;
+                    }
                 }
             }
         }
@@ -321,12 +319,6 @@ final class CompressOnLoadBlock extends AbstractBlock {
             }
         }
         return Digests.hex(md.digest());
-    }
-
-    private static void closeParameters(Block tree) {
-        for (Pair<String, Parameter> p : tree.getParameters()) {
-            p.getValue().close();
-        }
     }
 
     /** {@inheritDoc} */

@@ -48,10 +48,12 @@ import java.util.function.Supplier;
  * This factory builds the float block tree (from {@link Builder#optFloatBlock}, {@link
  * Builder#optFloatBlockFactory}, {@code jlcm.blockFactory}, or the directory's own {@code
  * blockFactory} in {@code serving.properties}) and hands DJL a stand-in block. When DJL reads the
- * parameter file into the stand-in, the float parameters go into the float tree (and are hashed),
- * the tree is compressed in place (k-means, RTN, or calibrated JLCM) or replaced by the cached
- * compressed model, and the compressed tree becomes the model's block. The loaded model is
- * indistinguishable from one loaded from a compressed model directory.
+ * parameter file into the stand-in, the stream is hashed while it is copied to a spool file of the
+ * cache directory; on a cache hit the compressed model is read and the float weights never become
+ * arrays (the spool file is deleted); on a miss (or with the cache off) they are read into the float
+ * tree, which is compressed in place (k-means, RTN, or calibrated JLCM); the compressed tree becomes
+ * the model's block. The loaded model is indistinguishable from one loaded from a compressed model
+ * directory.
  *
  * <p>Cache: the first load writes the compressed model directory (the format of {@link
  * ai.djl.jlcm.export.ModelExporter}) into a cache keyed by the float parameters' SHA-256, the
