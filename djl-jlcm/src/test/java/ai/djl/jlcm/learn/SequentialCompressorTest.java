@@ -5,6 +5,8 @@ import ai.djl.jlcm.Jlcm;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.nn.CodebookConvolution;
 import ai.djl.jlcm.nn.CodebookLinear;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -142,7 +144,7 @@ public class SequentialCompressorTest {
             e =
                     Assert.expectThrows(
                             IllegalArgumentException.class,
-                            () -> Jlcm.builder().optPathFilter(p -> false).build()
+                            () -> Jlcm.builder().optPlan(CompressionPlan.of(LayerSettings.builder().optSkip(true).build())).build()
                                     .compress(model, calibration(model.getNDManager())));
             Assert.assertTrue(e.getMessage().contains("matches no layer"), e.getMessage());
             Assert.assertEquals(model.getBlock().getChildren().valueAt(0).getClass(), Conv2d.class);

@@ -1,9 +1,12 @@
 package ai.djl.jlcm.loading;
 
-import ai.djl.jlcm.loading.CompressingBlockFactory.Method;
 import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.nn.MemoryMode;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
+import ai.djl.nn.convolutional.Conv1d;
 import ai.djl.nn.convolutional.Conv2d;
+import ai.djl.nn.convolutional.Conv3d;
 import ai.djl.nn.core.Linear;
 
 import org.testng.Assert;
@@ -18,35 +21,36 @@ import java.util.Set;
 public class LoadConfigTest {
 
     private static LoadConfig parse(Map<String, String> values) {
-        return LoadConfig.parse(values, false, key -> "in test.properties", Paths.get("model-dir"));
+        return LoadConfig.parse(values, null, false, key -> "in test.properties", Paths.get("model-dir"));
     }
 
     private static String error(Map<String, String> values, boolean calibration) {
         IllegalArgumentException e =
                 Assert.expectThrows(
                         IllegalArgumentException.class,
-                        () -> LoadConfig.parse(values, calibration, key -> "in test.properties", Paths.get("m")));
+                        () -> LoadConfig.parse(values, null, calibration, key -> "in test.properties", Paths.get("m")));
         return e.getMessage();
     }
 
     @Test
     public void defaultsAreDataFreeKMeansAtFourBits() {
         LoadConfig c = parse(Map.of("jlcm.cacheDir", "cache/x", "engine", "PyTorch"));
-        Assert.assertEquals(c.method, Method.KMEANS);
-        Assert.assertEquals(c.bits, 4);
-        Assert.assertEquals(c.groups, 4);
-        Assert.assertEquals(c.mode, CodebookMode.MULTI);
-        Assert.assertEquals(c.layerNames, Set.of("linear", "conv1d", "conv2d", "conv3d"));
+        LayerSettings d = c.plan.resolvedDefaults();
+        Assert.assertEquals(d.getMethod(), Method.KMEANS);
+        Assert.assertEquals(d.getBits(), 4);
+        Assert.assertEquals(d.getGroups(), 4);
+        Assert.assertEquals(d.getMode(), CodebookMode.MULTI);
+        Assert.assertEquals(c.plan.getLayerTypes(), Set.of(Linear.class, Conv1d.class, Conv2d.class, Conv3d.class));
         Assert.assertTrue(c.cacheEnabled);
         Assert.assertEquals(c.memoryMode, MemoryMode.PACKED);
-        Assert.assertTrue(c.pathFilter().test("05Linear"));
+        Assert.assertFalse(c.plan.resolve("05Linear", Linear.builder().setUnits(1).build()).isSkip());
     }
 
     @Test
     public void calibrationSelectsJlcm() {
-        LoadConfig c = LoadConfig.parse(Map.of("jlcm.steps", "3"), true, k -> "x", null);
-        Assert.assertEquals(c.method, Method.JLCM);
-        Assert.assertEquals(c.steps, 3);
+        LoadConfig c = LoadConfig.parse(Map.of("jlcm.steps", "3"), null, true, k -> "x", null);
+        Assert.assertEquals(c.plan.resolvedDefaults().getMethod(), Method.JLCM);
+        Assert.assertEquals(c.plan.resolvedDefaults().getSteps(), 3);
         Assert.assertTrue(c.canonical().contains("steps=3"));
     }
 
@@ -62,13 +66,14 @@ public class LoadConfigTest {
         v.put("jlcm.cacheDir", "cache");
         v.put("jlcm.memoryMode", "FP16");
         LoadConfig c = parse(v);
-        Assert.assertEquals(c.bits, 2);
-        Assert.assertEquals(c.groups, 8);
-        Assert.assertEquals(c.mode, CodebookMode.SCALED);
-        Assert.assertEquals(c.layerTypes(), Set.of(Linear.class, Conv2d.class));
-        Assert.assertFalse(c.pathFilter().test("01SequentialBlock/07Linear"));
-        Assert.assertTrue(c.pathFilter().test("05Linear"));
-        Assert.assertEquals(c.minWeights, 100);
+        Linear layer = Linear.builder().setUnits(1).build();
+        Assert.assertEquals(c.plan.resolvedDefaults().getBits(), 2);
+        Assert.assertEquals(c.plan.resolvedDefaults().getGroups(), 8);
+        Assert.assertEquals(c.plan.resolvedDefaults().getMode(), CodebookMode.SCALED);
+        Assert.assertEquals(c.plan.getLayerTypes(), Set.of(Linear.class, Conv2d.class));
+        Assert.assertTrue(c.plan.resolve("01SequentialBlock/07Linear", layer).isSkip());
+        Assert.assertFalse(c.plan.resolve("05Linear", layer).isSkip());
+        Assert.assertEquals(c.plan.resolvedDefaults().getMinWeights(), 100);
         Assert.assertEquals(c.cacheDir, Paths.get("model-dir", "cache"), "relative to the model directory");
         Assert.assertEquals(c.memoryMode, MemoryMode.CACHE_FP16);
     }

@@ -1,11 +1,13 @@
 package ai.djl.jlcm.examples.bert;
 
 import ai.djl.Model;
-import ai.djl.jlcm.codebook.KMeansQuantizer;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.nn.CodebookBlock;
 import ai.djl.jlcm.nn.MemoryMode;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.jlcm.transform.BlockTree;
 import ai.djl.jlcm.transform.CodebookTransformer;
 import ai.djl.ndarray.NDArray;
@@ -20,8 +22,8 @@ import ai.djl.nn.norm.LayerNorm;
 import ai.djl.nn.transformer.IdEmbedding;
 import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ZooModel;
-import ai.djl.translate.NoopTranslator;
 import ai.djl.training.ParameterStore;
+import ai.djl.translate.NoopTranslator;
 
 import java.util.List;
 import org.testng.Assert;
@@ -246,9 +248,12 @@ public class BertMlmTest {
             int[][] ids = ids(2, 9, 40, 11);
             float[] dense = model.getBlock().forward(new ParameterStore(m, false), inputs(m, ids), false).head().toFloatArray();
             CodebookTransformer.builder()
-                    .setQuantizer(KMeansQuantizer.builder().build())
+                    .optPlan(
+                            CompressionPlan.builder()
+                                    .optDefaults(LayerSettings.builder().optMethod(Method.KMEANS).optGroups(1).optSkip(true).build())
+                                    .optForPath("^embeddings/word_embeddings$", LayerSettings.builder().optSkip(false).build())
+                                    .build())
                     .optBits(2)
-                    .optPathFilter(p -> p.equals("embeddings/word_embeddings"))
                     .build()
                     .transform(model.getBlock());
             BertMlm bert = (BertMlm) model.getBlock();
@@ -280,9 +285,12 @@ public class BertMlmTest {
                 Model dense = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
                 NDManager m = NDManager.newBaseManager()) {
             CodebookTransformer.builder()
-                    .setQuantizer(KMeansQuantizer.builder().build())
+                    .optPlan(
+                            CompressionPlan.builder()
+                                    .optDefaults(LayerSettings.builder().optMethod(Method.KMEANS).optGroups(1).optSkip(true).build())
+                                    .optForPath("^embeddings/word_embeddings$", LayerSettings.builder().optSkip(false).build())
+                                    .build())
                     .optBits(3)
-                    .optPathFilter(p -> p.equals("embeddings/word_embeddings"))
                     .build()
                     .transform(compressed.getBlock());
             BertEmbeddings ce = ((BertMlm) compressed.getBlock()).getEmbeddings();
@@ -309,7 +317,7 @@ public class BertMlmTest {
         try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
                 NDManager m = model.getNDManager().newSubManager()) {
             CodebookTransformer.builder()
-                    .setQuantizer(KMeansQuantizer.builder().build())
+                    .optPlan(CompressionPlan.of(LayerSettings.builder().optMethod(Method.KMEANS).optGroups(1).build()))
                     .optBits(8)
                     .build()
                     .transform(model.getBlock());
@@ -447,7 +455,7 @@ public class BertMlmTest {
             ai.djl.jlcm.learn.JlcmReport report =
                     ai.djl.jlcm.Jlcm.builder()
                             .optBits(2)
-                            .optGptq(new ai.djl.jlcm.codebook.RtnQuantizer())
+                            .optPlan(CompressionPlan.of(LayerSettings.builder().optMethod(Method.GPTQ).build()))
                             .build()
                             .compress(model, calibration);
             Assert.assertEquals(report.layers().size(), 3 + 6 * TinyBert.CONFIG.layers());
