@@ -2,6 +2,7 @@ package ai.djl.jlcm.loading;
 
 import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.nn.MemoryMode;
+import ai.djl.jlcm.plan.CompressionPlan;
 import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.jlcm.plan.Method;
 import ai.djl.nn.convolutional.Conv1d;
@@ -25,10 +26,14 @@ public class LoadConfigTest {
     }
 
     private static String error(Map<String, String> values, boolean calibration) {
+        return error(values, null, calibration);
+    }
+
+    private static String error(Map<String, String> values, CompressionPlan plan, boolean calibration) {
         IllegalArgumentException e =
                 Assert.expectThrows(
                         IllegalArgumentException.class,
-                        () -> LoadConfig.parse(values, null, calibration, key -> "in test.properties", Paths.get("m")));
+                        () -> LoadConfig.parse(values, plan, calibration, key -> "in test.properties", Paths.get("m")));
         return e.getMessage();
     }
 
@@ -158,5 +163,57 @@ public class LoadConfigTest {
         LoadConfig b = parse(Map.of("jlcm.bits", "3", "jlcm.cacheDir", "b"));
         Assert.assertEquals(a.canonical(), b.canonical());
         Assert.assertNotEquals(parse(Map.of("jlcm.bits", "2")).canonical(), b.canonical());
+    }
+
+    /** The jlcm.* keys parse into the plan one would build in Java. */
+    @Test
+    public void keysParseIntoTheSamePlan() {
+        Map<String, String> v = new HashMap<>();
+        v.put("jlcm.bits", "2");
+        v.put("jlcm.groups", "8");
+        v.put("jlcm.mode", "scaled");
+        v.put("jlcm.layers", "linear");
+        v.put("jlcm.include", "Linear");
+        v.put("jlcm.exclude", "06");
+        v.put("jlcm.minWeights", "100");
+        CompressionPlan expected =
+                CompressionPlan.builder()
+                        .optDefaults(
+                                LayerSettings.builder()
+                                        .optMethod(Method.KMEANS)
+                                        .optBits(2)
+                                        .optGroups(8)
+                                        .optMode(CodebookMode.SCALED)
+                                        .optMinWeights(100)
+                                        .optSkip(true)
+                                        .build())
+                        .optLayerTypes(Set.of(Linear.class))
+                        .optForPath("Linear", LayerSettings.builder().optSkip(false).build())
+                        .optForPath("06", LayerSettings.builder().optSkip(true).build())
+                        .build();
+        Assert.assertEquals(parse(v).plan, expected);
+        LoadConfig jlcm = LoadConfig.parse(Map.of("jlcm.steps", "30", "jlcm.seed", "7"), null, true, k -> "x", null);
+        Assert.assertEquals(
+                jlcm.plan, CompressionPlan.of(LayerSettings.builder().optMethod(Method.JLCM).optSteps(30).optSeed(7).build()));
+    }
+
+    /** A builder's plan applies over the keys, and a changed plan changes the cache key. */
+    @Test
+    public void aBuilderPlanWinsOverTheKeysAndEnterTheKey() {
+        CompressionPlan head =
+                CompressionPlan.builder().optForPath("^06Linear$", LayerSettings.builder().optBits(5).build()).build();
+        LoadConfig c = LoadConfig.parse(Map.of("jlcm.bits", "2"), head, false, k -> "x", null);
+        Linear layer = Linear.builder().setUnits(1).build();
+        Assert.assertEquals(c.plan.resolve("04Linear", layer).getBits(), 2);
+        Assert.assertEquals(c.plan.resolve("06Linear", layer).getBits(), 5);
+        String keysOnly = parse(Map.of("jlcm.bits", "2")).canonical();
+        Assert.assertNotEquals(c.canonical(), keysOnly);
+        CompressionPlan learned = CompressionPlan.of(LayerSettings.builder().optMethod(Method.JLCM).optLearningRates(1e-3f, 1e-3f, 0.05f).build());
+        Assert.assertNotEquals(
+                LoadConfig.parse(Map.of(), learned, true, k -> "x", null).canonical(),
+                LoadConfig.parse(Map.of(), null, true, k -> "x", null).canonical(),
+                "every learning setting is in the key");
+        String m = error(Map.of(), CompressionPlan.of(LayerSettings.builder().optMethod(Method.JLCM).build()), false);
+        Assert.assertTrue(m.contains("optPlan") && m.contains("calibration"), m);
     }
 }

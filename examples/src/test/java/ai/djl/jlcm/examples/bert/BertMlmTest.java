@@ -10,6 +10,7 @@ import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.jlcm.plan.Method;
 import ai.djl.jlcm.transform.BlockTree;
 import ai.djl.jlcm.transform.CodebookTransformer;
+import ai.djl.jlcm.transform.ReplacedLayer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -442,6 +443,34 @@ public class BertMlmTest {
         for (String path : staged.keySet()) {
             Assert.assertEquals(staged.get(path).getIndices(), whole.get(path).getIndices(), path);
             Assert.assertEquals(staged.get(path).getCodebooks(), whole.get(path).getCodebooks(), path);
+        }
+    }
+
+    /** bert compress's GPTQ plans round the tied word table to nearest on the method's grid, by a path rule. */
+    @Test
+    public void gptqPlansRoundTheTiedWordTableToNearest() throws IOException {
+        TensorBundle bundle = write(tiny.tensors);
+        Linear linear = Linear.builder().setUnits(1).build();
+        for (String method : List.of("gptq", "gptq-codebook")) {
+            BertCompressCommand command = new BertCompressCommand();
+            command.method = method;
+            command.bits = 2;
+            CompressionPlan plan = command.plan();
+            Method nearest = "gptq".equals(method) ? Method.RTN : Method.KMEANS;
+            Assert.assertEquals(plan.resolve(BertCompressCommand.WORD_TABLE, linear).getMethod(), nearest, method);
+            Assert.assertEquals(plan.resolve("encoder/layer_00/intermediate", linear).getMethod(), Method.fromLabel(method));
+            Assert.assertEquals(plan.resolve("x" + BertCompressCommand.WORD_TABLE, linear).getMethod(), Method.fromLabel(method));
+            try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
+                    NDManager m = NDManager.newBaseManager()) {
+                List<NDList> calibration = List.of(inputs(m, ids(4, 10, 40, 1)));
+                ai.djl.jlcm.learn.JlcmReport report = BertCompressCommand.compress(model, plan, calibration, true);
+                Assert.assertEquals(report.dataFree().size(), 1, method);
+                ReplacedLayer table = report.dataFree().get(0);
+                Assert.assertEquals(table.path(), BertCompressCommand.WORD_TABLE);
+                Assert.assertEquals(table.bits(), 2);
+                Assert.assertEquals(table.groups(), "gptq".equals(method) ? 40 : 16, "RTN: one grid per row; k-means: --groups");
+                Assert.assertEquals(report.layers().size(), 2 + 6 * TinyBert.CONFIG.layers(), method);
+            }
         }
     }
 
