@@ -73,7 +73,8 @@ public final class LayerSettings {
     private final Map<Key, Object> values;
 
     private LayerSettings(Map<Key, Object> values) {
-        this.values = values.isEmpty() ? new EnumMap<>(Key.class) : new EnumMap<>(values);
+        this.values = new EnumMap<>(Key.class);
+        this.values.putAll(values);
     }
 
     /**
@@ -123,15 +124,6 @@ public final class LayerSettings {
      */
     public boolean isComplete() {
         return values.size() == Key.values().length;
-    }
-
-    /**
-     * Returns whether this sets nothing.
-     *
-     * @return whether these settings are empty
-     */
-    public boolean isEmpty() {
-        return values.isEmpty();
     }
 
     boolean has(Key key) {
