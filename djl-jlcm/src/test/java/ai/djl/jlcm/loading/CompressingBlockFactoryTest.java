@@ -138,6 +138,24 @@ public class CompressingBlockFactoryTest {
         return messages(e);
     }
 
+    /** A plan given to the builder reaches the loaded model and its cache entry: per-path bits over the keys'. */
+    @Test
+    public void aBuilderPlanSetsPerPathBits() throws Exception {
+        Path cache = root.resolve("cache-plan");
+        CompressionPlan plan =
+                CompressionPlan.builder().optForPath("^06Linear$", LayerSettings.builder().optBits(6).build()).build();
+        CompressingBlockFactory factory = CompressingBlockFactory.builder().optBits(2).optPlan(plan).optCacheDir(cache).build();
+        try (ZooModel<NDList, NDList> model = load(floatDir, Map.of("blockFactory", factory))) {
+            Map<String, Block> blocks = BlockTree.of(model.getBlock()).blocks();
+            Assert.assertEquals(((CodebookBlock) blocks.get("01Conv2d")).getCodebookWeight().getBits(), 2);
+            Assert.assertEquals(((CodebookBlock) blocks.get("04Linear")).getCodebookWeight().getBits(), 2);
+            Assert.assertEquals(((CodebookBlock) blocks.get("06Linear")).getCodebookWeight().getBits(), 6);
+        }
+        java.util.Properties recorded = new java.util.Properties();
+        recorded.load(new java.io.StringReader(Files.readString(entries(cache).get(0).resolve("serving.properties"))));
+        Assert.assertTrue(recorded.getProperty("jlcm.cache.plan").contains("path /^06Linear$/: bits=6"), recorded.toString());
+    }
+
     @Test
     public void firstLoadCompressesAndLaterLoadsReadTheCache() throws Exception {
         Path cache = root.resolve("cache-basic");
