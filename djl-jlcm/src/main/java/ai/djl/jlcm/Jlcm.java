@@ -1,16 +1,16 @@
 package ai.djl.jlcm;
 
 import ai.djl.Model;
-import ai.djl.jlcm.codebook.RtnQuantizer;
-import ai.djl.jlcm.codebook.WeightQuantizer;
 import ai.djl.jlcm.learn.BatchNormStatistics;
 import ai.djl.jlcm.learn.JlcmReport;
-import ai.djl.jlcm.learn.LearningConfig;
 import ai.djl.jlcm.learn.MappingUpdate;
 import ai.djl.jlcm.learn.SequentialCompressor;
 import ai.djl.jlcm.nn.CodebookMode;
-import ai.djl.jlcm.nn.CompressedWeight;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.jlcm.transform.CodebookTransformer;
+import ai.djl.jlcm.transform.ReplacedLayer;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
@@ -21,7 +21,8 @@ import ai.djl.translate.TranslateException;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
+import java.util.Objects;
 import java.util.function.Predicate;
 
 /**
@@ -37,6 +38,9 @@ import java.util.function.Predicate;
  *         .compress(model, calibrationBatches);
  * }</pre>
  *
+ * <p>What each layer gets comes from a {@link CompressionPlan} ({@link Builder#optPlan}): per-type
+ * and per-path bits, methods and learning settings.
+ *
  * <p>Layers are compressed one at a time in network order, each against the float network's output
  * on inputs from the partly compressed network: neurons are grouped by weight distribution,
  * codebooks initialized by importance-weighted k-means, then codebooks, scales and mappings learned
@@ -44,45 +48,22 @@ import java.util.function.Predicate;
  */
 public final class Jlcm {
 
-    private final CodebookTransformer selection;
-    private final LearningConfig config;
+    private final CompressionPlan plan;
     private final Predicate<String> units;
     private final boolean deterministic;
     private final boolean staged;
-    private final WeightQuantizer gptqGrid;
     private final boolean recalibrateBatchNorm;
 
     private Jlcm(Builder b) {
         recalibrateBatchNorm = b.recalibrateBatchNorm;
         deterministic = b.deterministic;
         staged = b.staged;
-        gptqGrid = b.gptqGrid;
-        CodebookTransformer.Builder select =
-                CodebookTransformer.builder()
-                        .setQuantizer(new RtnQuantizer())
-                        .optBits(b.bits)
-                        .optPathFilter(b.pathFilter)
-                        .optMinWeights(b.minWeights);
-        if (b.layerTypes != null) {
-            select.optLayerTypes(b.layerTypes);
-        }
-        selection = select.build();
         units = b.units;
-        config =
-                new LearningConfig(
-                        b.bits,
-                        b.groups,
-                        b.mode,
-                        b.mapping,
-                        b.steps,
-                        b.codebookRate,
-                        b.scaleRate,
-                        b.latentRate,
-                        b.edgePhi,
-                        b.phiOnStep,
-                        b.softTemperature,
-                        b.dampening,
-                        b.seed);
+        plan =
+                b.plan.toBuilder()
+                        .optDefaults(b.plan.getDefaults().overriddenBy(b.defaults.build()))
+                        .build()
+                        .withDefaultMethod(Method.JLCM);
     }
 
     /**
@@ -95,16 +76,18 @@ public final class Jlcm {
     }
 
     /**
-     * Returns the learning settings.
+     * Returns the plan this compressor applies (JLCM for layers no rule gives a method).
      *
-     * @return the settings
+     * @return the plan
      */
-    public LearningConfig getConfig() {
-        return config;
+    public CompressionPlan getPlan() {
+        return plan;
     }
 
     /**
-     * Compresses the selected layers of a model in place.
+     * Compresses the selected layers of a model in place: those the plan gives a data-free method
+     * (RTN, KMEANS) first, then the calibrated ones (JLCM, GPTQ) from the calibration inputs. A plan
+     * with data-free methods only reads no calibration input (an empty list will do).
      *
      * @param model a model with an initialized block
      * @param calibration unlabeled input batches (a few hundred samples is typical)
@@ -151,7 +134,17 @@ public final class Jlcm {
     }
 
     private JlcmReport compressAndRecalibrate(Block block, Iterable<NDList> calibration, NDManager manager) {
-        JlcmReport report = new SequentialCompressor(selection, config, units, staged, gptqGrid).compress(block, calibration, manager);
+        CodebookTransformer transformer = CodebookTransformer.builder().optPlan(plan).build();
+        Map<String, LayerSettings> selected = transformer.selectedLayers(block);
+        if (selected.isEmpty()) {
+            throw new IllegalArgumentException("The layer selection matches no layer of the model");
+        }
+        List<ReplacedLayer> dataFree = transformer.transformDataFree(block).layers();
+        JlcmReport report =
+                selected.size() == dataFree.size()
+                        ? new JlcmReport(List.of(), List.of(), List.of(), 0)
+                        : new SequentialCompressor(plan, units, staged).compress(block, calibration, manager);
+        report = new JlcmReport(report.layers(), dataFree, report.stages(), report.seconds());
         if (recalibrateBatchNorm) {
             BatchNormStatistics.reestimate(block, calibration, manager);
         }
@@ -161,26 +154,11 @@ public final class Jlcm {
     /** Builds a {@link Jlcm}. */
     public static final class Builder {
 
-        private int bits = 2;
-        private int groups = 4;
-        private CodebookMode mode = CodebookMode.MULTI;
-        private MappingUpdate mapping = MappingUpdate.PROXIMAL;
-        private int steps = 200;
-        private float codebookRate = 1e-3f;
-        private float scaleRate = 1e-3f;
-        private float latentRate = 0.02f;
-        private float edgePhi = 1f;
-        private boolean phiOnStep = true;
-        private float softTemperature = 0.5f;
-        private float dampening = 0.01f;
-        private long seed;
-        private Set<Class<? extends Block>> layerTypes;
-        private Predicate<String> pathFilter = p -> true;
-        private long minWeights;
+        private CompressionPlan plan = CompressionPlan.builder().build();
+        private final LayerSettings.Builder defaults = LayerSettings.builder();
         private Predicate<String> units = p -> false;
         private boolean deterministic;
         private boolean staged = true;
-        private WeightQuantizer gptqGrid;
         private boolean recalibrateBatchNorm;
 
         Builder() {}
@@ -199,20 +177,23 @@ public final class Jlcm {
         }
 
         /**
-         * Rounds each layer with GPTQ onto the grid a quantizer fits to it, instead of learning
-         * codebooks, scales and mappings (default: learn, i.e. JLCM). {@code new RtnQuantizer()} gives
-         * classic GPTQ (per-row uniform levels); a {@code KMeansQuantizer} gives GPTQ onto grouped
-         * k-means codebooks, the storage JLCM uses. Same calibration, stages and layer order as JLCM;
-         * {@code Linear} layers only; the dampening is {@link #optDampening(float)}'s. A weight that is
-         * also read as an embedding table (a word table tied to a decoder) should be left out with
-         * {@link #optPathFilter} and rounded to nearest: GPTQ's compensation on the decoder's inputs
-         * spoils the lookups (BERT-base, 3 bits: 16.3 % top-1 with the table, 46.2 % without).
+         * Sets the plan: each layer's method (JLCM where no rule sets one; GPTQ and GPTQ_CODEBOOK
+         * round with GPTQ instead of learning; RTN and KMEANS layers are compressed data-free before
+         * the calibrated pass), bits, groups, mode and learning settings, and which layers are
+         * compressed (default: the library defaults, every Linear and convolution). The shorthands
+         * {@link #optBits}, {@link #optGroups}, {@link #optMode}, {@link #optMapping} and {@link
+         * #optSteps} override the plan's defaults.
          *
-         * @param grid the grid's quantizer, or {@code null} to learn
+         * <p>A weight that is also read as an embedding table (a word table tied to a decoder) should
+         * be rounded data-free by a path rule when the default is a GPTQ method: GPTQ's compensation
+         * on the decoder's inputs spoils the lookups (BERT-base, 3 bits: 16.3 % top-1 with the table,
+         * 46.2 % without).
+         *
+         * @param plan the plan
          * @return this builder
          */
-        public Builder optGptq(WeightQuantizer grid) {
-            this.gptqGrid = grid;
+        public Builder optPlan(CompressionPlan plan) {
+            this.plan = Objects.requireNonNull(plan, "plan");
             return this;
         }
 
@@ -261,163 +242,59 @@ public final class Jlcm {
         }
 
         /**
-         * Sets the index width (default 2).
+         * Sets the plan's default index width (default {@value LayerSettings#DEFAULT_BITS}).
          *
          * @param bits 1 to 8
          * @return this builder
          */
         public Builder optBits(int bits) {
-            this.bits = bits;
+            defaults.optBits(bits);
             return this;
         }
 
         /**
-         * Sets the number of neuron groups per layer (default 4; capped at a layer's neuron count).
+         * Sets the plan's default neuron groups per layer (default 4; capped at a layer's neuron
+         * count).
          *
          * @param groups the groups
          * @return this builder
          */
         public Builder optGroups(int groups) {
-            this.groups = groups;
+            defaults.optGroups(groups);
             return this;
         }
 
         /**
-         * Sets the codebook mode (default MULTI).
+         * Sets the plan's default codebook mode (default MULTI).
          *
          * @param mode the mode
          * @return this builder
          */
         public Builder optMode(CodebookMode mode) {
-            this.mode = mode;
+            defaults.optMode(mode);
             return this;
         }
 
         /**
-         * Sets how mappings learn (default PROXIMAL).
+         * Sets the plan's default mapping update (default PROXIMAL).
          *
          * @param mapping the mapping update
          * @return this builder
          */
         public Builder optMapping(MappingUpdate mapping) {
-            this.mapping = mapping;
+            defaults.optMapping(mapping);
             return this;
         }
 
         /**
-         * Sets the optimization steps per layer (default 200; 0 keeps the k-means initialization).
+         * Sets the plan's default optimization steps per layer (default 200; 0 keeps the k-means
+         * initialization).
          *
          * @param steps the steps
          * @return this builder
          */
         public Builder optSteps(int steps) {
-            this.steps = steps;
-            return this;
-        }
-
-        /**
-         * Sets the learning rates (defaults 1e-3, 1e-3, 0.02).
-         *
-         * @param codebook codebook rate, relative to the codebook's RMS
-         * @param scale scale rate, relative to the mean scale
-         * @param latent latent rate, in mean codeword spacings per step
-         * @return this builder
-         */
-        public Builder optLearningRates(float codebook, float scale, float latent) {
-            this.codebookRate = codebook;
-            this.scaleRate = scale;
-            this.latentRate = latent;
-            return this;
-        }
-
-        /**
-         * Sets φ for an outward move at a codebook's edge (default 1: the latent may drift while the
-         * mapping stays on the edge codeword; 0 forbids the move).
-         *
-         * @param edgePhi in [0, 1]
-         * @return this builder
-         */
-        public Builder optEdgePhi(float edgePhi) {
-            this.edgePhi = edgePhi;
-            return this;
-        }
-
-        /**
-         * Sets where PROXIMAL applies φ: to the latent's Adam step (default true), or to its
-         * gradient before Adam (false: the literal form; Adam's per-coordinate normalization
-         * largely undoes it).
-         *
-         * @param phiOnStep whether φ weights the step
-         * @return this builder
-         */
-        public Builder optPhiOnStep(boolean phiOnStep) {
-            this.phiOnStep = phiOnStep;
-            return this;
-        }
-
-        /**
-         * Sets SOFT's temperature in mean codeword spacings (default 0.5).
-         *
-         * @param temperature the temperature
-         * @return this builder
-         */
-        public Builder optSoftTemperature(float temperature) {
-            this.softTemperature = temperature;
-            return this;
-        }
-
-        /**
-         * Sets the Gram dampening λ of linear layers' loss (default 0.01).
-         *
-         * @param dampening λ ≥ 0
-         * @return this builder
-         */
-        public Builder optDampening(float dampening) {
-            this.dampening = dampening;
-            return this;
-        }
-
-        /**
-         * Sets the seed of the neuron grouping (default 0).
-         *
-         * @param seed the seed
-         * @return this builder
-         */
-        public Builder optSeed(long seed) {
-            this.seed = seed;
-            return this;
-        }
-
-        /**
-         * Sets the layer types to compress (default: Linear, Conv1d, Conv2d, Conv3d).
-         *
-         * @param types the types
-         * @return this builder
-         */
-        public Builder optLayerTypes(Set<Class<? extends Block>> types) {
-            this.layerTypes = types;
-            return this;
-        }
-
-        /**
-         * Sets a predicate on layer paths (default: all).
-         *
-         * @param pathFilter the predicate
-         * @return this builder
-         */
-        public Builder optPathFilter(Predicate<String> pathFilter) {
-            this.pathFilter = pathFilter;
-            return this;
-        }
-
-        /**
-         * Skips layers with fewer weights (default 0).
-         *
-         * @param minWeights the minimum weight count
-         * @return this builder
-         */
-        public Builder optMinWeights(long minWeights) {
-            this.minWeights = minWeights;
+            defaults.optSteps(steps);
             return this;
         }
 
@@ -425,28 +302,8 @@ public final class Jlcm {
          * Builds the compressor.
          *
          * @return the compressor
-         * @throws IllegalArgumentException if a setting is out of range
          */
         public Jlcm build() {
-            CompressedWeight.checkBits(bits);
-            if (groups < 1) {
-                throw new IllegalArgumentException("groups must be positive: " + groups);
-            }
-            if (steps < 0) {
-                throw new IllegalArgumentException("steps must not be negative: " + steps);
-            }
-            if (!(codebookRate >= 0 && scaleRate >= 0 && latentRate >= 0)) {
-                throw new IllegalArgumentException("learning rates must be >= 0");
-            }
-            if (!(edgePhi >= 0 && edgePhi <= 1)) {
-                throw new IllegalArgumentException("edgePhi must be in [0, 1]: " + edgePhi);
-            }
-            if (!(softTemperature > 0) || !(dampening >= 0)) {
-                throw new IllegalArgumentException("temperature must be > 0 and dampening >= 0");
-            }
-            if (mode == null || mapping == null) {
-                throw new IllegalArgumentException("mode and mapping must not be null");
-            }
             return new Jlcm(this);
         }
     }

@@ -2,6 +2,8 @@ package ai.djl.jlcm;
 
 import ai.djl.Model;
 import ai.djl.jlcm.export.ModelExporter;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -47,7 +49,7 @@ public class DeterminismTest {
             for (int i = 0; i < 3; i++) {
                 calibration.add(new NDList(data.randomNormal(new Shape(128, 1, 10, 10))));
             }
-            Jlcm.builder().optBits(2).optGroups(2).optSteps(30).optSeed(5).optDeterministic(true).build().compress(model, calibration);
+            Jlcm.builder().optPlan(CompressionPlan.of(LayerSettings.builder().optSeed(5).build())).optBits(2).optGroups(2).optSteps(30).optDeterministic(true).build().compress(model, calibration);
             ModelExporter.builder().build().export(model, dir);
         }
         return dir;

@@ -1,11 +1,11 @@
 package ai.djl.jlcm;
 
 import ai.djl.Model;
-import ai.djl.jlcm.codebook.KMeansQuantizer;
-import ai.djl.jlcm.codebook.RtnQuantizer;
-import ai.djl.jlcm.codebook.WeightQuantizer;
 import ai.djl.jlcm.learn.JlcmReport;
 import ai.djl.jlcm.learn.LayerReport;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.jlcm.transform.CodebookTransformer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -66,20 +66,23 @@ public class GptqPipelineTest {
                 calibration.add(new NDList(correlated(data, 64)));
             }
             NDArray test = correlated(data, 256);
-            WeightQuantizer[] grids = {new RtnQuantizer(), KMeansQuantizer.builder().optGroups(4).build()};
-            for (WeightQuantizer grid : grids) {
+            Method[][] methods = {{Method.RTN, Method.GPTQ}, {Method.KMEANS, Method.GPTQ_CODEBOOK}};
+            for (Method[] pair : methods) {
+                Method grid = pair[0];
                 try (Model reference = mlp(data);
                         Model nearest = mlp(data);
                         Model gptq = mlp(data)) {
-                    CodebookTransformer.builder().setQuantizer(grid).optBits(2).build().transform(nearest.getBlock());
-                    JlcmReport report = Jlcm.builder().optBits(2).optGroups(4).optGptq(grid).build().compress(gptq, calibration);
+                    LayerSettings nearestSettings = LayerSettings.builder().optMethod(grid).optBits(2).optGroups(4).build();
+                    CodebookTransformer.builder().optPlan(CompressionPlan.of(nearestSettings)).build().transform(nearest.getBlock());
+                    LayerSettings gptqSettings = nearestSettings.toBuilder().optMethod(pair[1]).build();
+                    JlcmReport report = Jlcm.builder().optPlan(CompressionPlan.of(gptqSettings)).build().compress(gptq, calibration);
                     Assert.assertEquals(report.layers().size(), 3);
                     for (LayerReport l : report.layers()) {
-                        Assert.assertTrue(l.learnedError() < l.initError(), grid.name() + " " + l);
+                        Assert.assertTrue(l.learnedError() < l.initError(), grid.label() + " " + l);
                     }
                     double n = outputError(reference, nearest, test);
                     double g = outputError(reference, gptq, test);
-                    Assert.assertTrue(g < 0.8 * n, grid.name() + ": GPTQ " + g + " vs nearest " + n);
+                    Assert.assertTrue(g < 0.8 * n, grid.label() + ": GPTQ " + g + " vs nearest " + n);
                 }
             }
         }

@@ -2,6 +2,7 @@ package ai.djl.jlcm.codebook;
 
 import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.nn.CompressedWeight;
+import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.ndarray.types.Shape;
 
 /**
@@ -10,39 +11,21 @@ import ai.djl.ndarray.types.Shape;
  * <p>With one group this is the KMEANS-1 baseline (one codebook per tensor, as in Deep Compression
  * or Core ML palettization); with {@code G} groups in MULTI mode it is KMEANS-GROUPED (a codebook per
  * block of channels, as in Core ML's grouped look-up tables). In SCALED mode each group gets a scale
- * (the RMS of its weights) and one codebook is fitted to all scaled weights.
+ * (the RMS of its weights) and one codebook is fitted to all scaled weights. The groups and mode
+ * come from the layer's {@link LayerSettings}.
  */
 public final class KMeansQuantizer implements WeightQuantizer {
 
-    private final int groups;
-    private final CodebookMode mode;
-
-    private KMeansQuantizer(Builder builder) {
-        groups = builder.groups;
-        mode = builder.mode;
-    }
-
-    /**
-     * Creates a builder.
-     *
-     * @return a new builder
-     */
-    public static Builder builder() {
-        return new Builder();
-    }
-
-    /** {@inheritDoc} */
+    /** {@inheritDoc} Reads the settings' bits, groups and mode. */
     @Override
-    public CompressedWeight quantize(float[] weight, Shape shape, int bits) {
-        CompressedWeight.checkBits(bits);
+    public CompressedWeight quantize(float[] weight, Shape shape, LayerSettings settings) {
         int rows = Math.toIntExact(shape.get(0));
-        int cols = Math.toIntExact(shape.size() / rows);
-        int g = CompressedWeight.groupsFor(groups, shape);
+        int g = CompressedWeight.groupsFor(settings.getGroups(), shape);
         int[] groupOf = new int[rows];
         for (int o = 0; o < rows; o++) {
             groupOf[o] = (int) ((long) o * g / rows);
         }
-        return fit(weight, null, shape, bits, mode, g, groupOf);
+        return fit(weight, null, shape, settings.getBits(), settings.getMode(), g, groupOf);
     }
 
     /**
@@ -158,69 +141,5 @@ public final class KMeansQuantizer implements WeightQuantizer {
     @Override
     public String name() {
         return "kmeans";
-    }
-
-    /**
-     * Returns the number of groups.
-     *
-     * @return the groups
-     */
-    public int getGroups() {
-        return groups;
-    }
-
-    /**
-     * Returns the mode.
-     *
-     * @return the mode
-     */
-    public CodebookMode getMode() {
-        return mode;
-    }
-
-    /** Builds a {@link KMeansQuantizer}. */
-    public static final class Builder {
-
-        private int groups = 1;
-        private CodebookMode mode = CodebookMode.MULTI;
-
-        Builder() {}
-
-        /**
-         * Sets the number of channel groups (default 1; capped at a layer's channel count).
-         *
-         * @param groups the groups
-         * @return this builder
-         */
-        public Builder optGroups(int groups) {
-            this.groups = groups;
-            return this;
-        }
-
-        /**
-         * Sets the mode (default MULTI).
-         *
-         * @param mode the mode
-         * @return this builder
-         */
-        public Builder optMode(CodebookMode mode) {
-            this.mode = mode;
-            return this;
-        }
-
-        /**
-         * Builds the quantizer.
-         *
-         * @return the quantizer
-         */
-        public KMeansQuantizer build() {
-            if (groups < 1) {
-                throw new IllegalArgumentException("groups must be positive: " + groups);
-            }
-            if (mode == null) {
-                throw new IllegalArgumentException("mode must not be null");
-            }
-            return new KMeansQuantizer(this);
-        }
     }
 }

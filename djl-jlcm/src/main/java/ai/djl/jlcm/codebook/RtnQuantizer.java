@@ -2,6 +2,7 @@ package ai.djl.jlcm.codebook;
 
 import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.nn.CompressedWeight;
+import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.ndarray.types.Shape;
 
 /**
@@ -12,10 +13,10 @@ import ai.djl.ndarray.types.Shape;
  */
 public final class RtnQuantizer implements WeightQuantizer {
 
-    /** {@inheritDoc} */
+    /** {@inheritDoc} Reads the settings' bits only. */
     @Override
-    public CompressedWeight quantize(float[] weight, Shape shape, int bits) {
-        CompressedWeight.checkBits(bits);
+    public CompressedWeight quantize(float[] weight, Shape shape, LayerSettings settings) {
+        int bits = settings.getBits();
         int rows = Math.toIntExact(shape.get(0));
         int cols = Math.toIntExact(shape.size() / rows);
         int k = 1 << bits;

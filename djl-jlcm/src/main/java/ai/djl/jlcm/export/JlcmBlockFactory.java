@@ -2,11 +2,10 @@ package ai.djl.jlcm.export;
 
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
-import ai.djl.jlcm.nn.CodebookConvolution;
-import ai.djl.jlcm.nn.CodebookLinear;
 import ai.djl.jlcm.nn.CodebookWeight;
 import ai.djl.jlcm.nn.MemoryMode;
 import ai.djl.jlcm.transform.BlockTree;
+import ai.djl.jlcm.transform.Replacements;
 import ai.djl.nn.Block;
 import ai.djl.nn.BlockFactory;
 import ai.djl.nn.convolutional.Convolution;
@@ -176,33 +175,18 @@ public class JlcmBlockFactory implements BlockFactory {
             Block block = tree.get(layer.path());
             Block replacement;
             try {
-                CodebookWeight weight =
-                        new CodebookWeight(layer.shape(), layer.bits(), layer.mode(), layer.groups());
-                if (block instanceof Linear && "linear".equals(layer.type())) {
-                    replacement =
-                            CodebookLinear.codebookBuilder()
-                                    .setWeight(weight)
-                                    .optBias(layer.bias())
-                                    .optLayerName(layer.path())
-                                    .optMemoryMode(memoryMode)
-                                    .build();
-                } else if (block instanceof Convolution && "convolution".equals(layer.type())) {
-                    Convolution conv = (Convolution) block;
-                    if (conv.isIncludeBias() != layer.bias()) {
-                        throw new IllegalArgumentException("bias presence differs");
-                    }
-                    replacement =
-                            CodebookConvolution.like(conv)
-                                    .setWeight(weight)
-                                    .optLayerName(layer.path())
-                                    .optMemoryMode(memoryMode)
-                                    .build();
-                } else {
+                boolean linear = block instanceof Linear && "linear".equals(layer.type());
+                if (!linear && !(block instanceof Convolution && "convolution".equals(layer.type()))) {
                     throw new IllegalArgumentException(
                             block == null
                                     ? "the block tree has no such layer"
                                     : "the block tree holds a " + block.getClass().getSimpleName());
                 }
+                if (Replacements.hasBias(block) != layer.bias()) {
+                    throw new IllegalArgumentException("bias presence differs");
+                }
+                CodebookWeight weight = new CodebookWeight(layer.shape(), layer.bits(), layer.mode(), layer.groups());
+                replacement = Replacements.codebookBlock(block, weight, layer.path(), memoryMode);
                 tree.checkReplaceable(block, replacement, layer.path());
             } catch (IllegalArgumentException e) {
                 throw new MalformedModelException(

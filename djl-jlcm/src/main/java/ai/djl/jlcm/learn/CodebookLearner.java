@@ -3,58 +3,163 @@ package ai.djl.jlcm.learn;
 import ai.djl.jlcm.codebook.KMeansQuantizer;
 import ai.djl.jlcm.grouping.NeuronGrouping;
 import ai.djl.jlcm.nn.CompressedWeight;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.transform.BlockTree;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
 import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterStore;
+
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * Compresses one layer: groups its neurons by weight distribution, initializes codebooks by
+ * JLCM's learner: groups a layer's neurons by weight distribution, initializes codebooks by
  * importance-weighted k-means, then learns codebooks, scales and mappings jointly with Adam through
- * DJL autograd against a reconstruction loss. The state with the lowest reconstruction error seen
- * (the initialization included) is kept, so learning never makes a layer worse on its calibration
- * data.
+ * DJL autograd. One loop ({@link #run}) serves a single layer, against its reconstruction loss, and a
+ * reconstruction unit (several layers learned together against a block's output). The state with the
+ * lowest reconstruction error seen (the initialization included) is kept, so learning never makes a
+ * layer worse on its calibration data.
  */
 final class CodebookLearner implements LayerLearner {
 
     /** How often (in steps) the hard-mapping error is evaluated for keeping the best state. */
     static final int EVAL_EVERY = 10;
 
-    private final LearningConfig config;
+    private final LayerSettings settings;
     private final long chunkWeights;
 
-    CodebookLearner(LearningConfig config) {
-        this(config, LayerState.UPDATE_CHUNK);
+    CodebookLearner(LayerSettings settings) {
+        this(settings, LayerState.UPDATE_CHUNK);
     }
 
     /**
      * Creates a learner whose steps work on chunks of about {@code chunkWeights} weights (whole rows)
      * where the loss allows it.
      *
-     * @param config the learning settings
+     * @param settings the layer's settings
      * @param chunkWeights the weights per chunk
      */
-    CodebookLearner(LearningConfig config, long chunkWeights) {
-        this.config = config;
+    CodebookLearner(LayerSettings settings, long chunkWeights) {
+        this.settings = settings;
         this.chunkWeights = chunkWeights;
     }
 
     /**
      * Returns the grouping and importance-weighted k-means initialization of a layer.
      *
+     * @param settings the layer's settings (bits, groups, mode, seed)
      * @param weight the dense weight, row-major
      * @param shape its shape
      * @param importance the importance of each weight element, or {@code null}
      * @return the initialization
      */
-    CompressedWeight initialize(float[] weight, Shape shape, float[] importance) {
+    static CompressedWeight initialize(LayerSettings settings, float[] weight, Shape shape, float[] importance) {
         int rows = Math.toIntExact(shape.get(0));
         int cols = Math.toIntExact(shape.size() / rows);
         NeuronGrouping grouping =
-                NeuronGrouping.of(weight, rows, cols, CompressedWeight.groupsFor(config.groups(), shape), config.seed());
+                NeuronGrouping.of(weight, rows, cols, CompressedWeight.groupsFor(settings.getGroups(), shape), settings.getSeed());
         return KMeansQuantizer.fit(
-                weight, importance, shape, config.bits(), config.mode(), grouping.groups(), grouping.groupOf());
+                weight, importance, shape, settings.getBits(), settings.getMode(), grouping.groups(), grouping.groupOf());
+    }
+
+    /** What the learning loop minimizes, over the states of one layer or of a unit's layers. */
+    interface Objective {
+        /**
+         * Accumulates the gradients of the loss at the training weights of these mappings.
+         *
+         * @param mappings one mapping per state
+         */
+        void backward(List<NDArray> mappings);
+
+        /**
+         * Returns the relative reconstruction error of the hard weights of these mappings.
+         *
+         * @param mappings one mapping per state
+         * @return the error
+         */
+        double error(List<NDArray> mappings);
+    }
+
+    /**
+     * The learning loop: from the states' initial mappings, {@code steps} Adam steps on the
+     * objective, evaluating the hard error every {@link #EVAL_EVERY} steps and at the end.
+     *
+     * @param states the trainable states
+     * @param objective the loss
+     * @param steps the steps
+     * @return one result per state (the best state seen, whose error is the objective's)
+     */
+    static List<LayerResult> run(List<LayerState> states, Objective objective, int steps) {
+        List<NDArray> init = new ArrayList<>();
+        List<LayerState.Snapshot> best = new ArrayList<>();
+        for (LayerState s : states) {
+            init.add(s.initialMapping());
+            best.add(s.snapshot(s.initialMapping()));
+        }
+        double initError = objective.error(init);
+        double bestError = initError;
+        int bestStep = 0;
+        for (int step = 1; step <= steps; step++) {
+            try (NDScope scope = new NDScope()) {
+                scope.suppressNotUsedWarning();
+                List<NDArray> index = mappings(states);
+                objective.backward(index);
+                for (int i = 0; i < states.size(); i++) {
+                    states.get(i).update(index.get(i));
+                }
+                if (step % EVAL_EVERY == 0 || step == steps) {
+                    List<NDArray> hard = mappings(states);
+                    double error = objective.error(hard);
+                    if (error < bestError) {
+                        for (int i = 0; i < states.size(); i++) {
+                            best.set(i, states.get(i).snapshot(hard.get(i)));
+                        }
+                        bestError = error;
+                        bestStep = step;
+                    }
+                }
+            }
+        }
+        List<LayerResult> results = new ArrayList<>();
+        for (int i = 0; i < states.size(); i++) {
+            CompressedWeight first = states.get(i).init;
+            results.add(new LayerResult(best.get(i).toWeight(first), initError, bestError, best.get(i).usage(first), bestStep));
+        }
+        return results;
+    }
+
+    private static List<NDArray> mappings(List<LayerState> states) {
+        List<NDArray> index = new ArrayList<>();
+        for (LayerState s : states) {
+            index.add(s.mapping());
+        }
+        return index;
+    }
+
+    @Override
+    public LayerResult learn(NDManager parent, float[] weight, Shape shape, ReconstructionLoss loss) {
+        CompressedWeight init = initialize(settings, weight, shape, loss.importance());
+        try (NDManager m = parent.newSubManager()) {
+            LayerState s = new LayerState(m, init, weight, settings, chunkWeights);
+            Objective objective =
+                    new Objective() {
+                        @Override
+                        public void backward(List<NDArray> mappings) {
+                            CodebookLearner.this.backward(s, loss, mappings.get(0), shape);
+                        }
+
+                        @Override
+                        public double error(List<NDArray> mappings) {
+                            return loss.error(s.hardWeight(mappings.get(0)));
+                        }
+                    };
+            return run(List.of(s), objective, settings.getSteps()).get(0);
+        }
     }
 
     /**
@@ -82,33 +187,93 @@ final class CodebookLearner implements LayerLearner {
         }
     }
 
-    @Override
-    public LayerResult learn(NDManager parent, float[] weight, Shape shape, ReconstructionLoss loss) {
-        CompressedWeight init = initialize(weight, shape, loss.importance());
-        try (NDManager m = parent.newSubManager()) {
-            LayerState s = new LayerState(m, init, weight, config, chunkWeights);
-            double initError = loss.error(s.hardWeight(s.initialMapping()));
-            LayerState.Snapshot best = s.snapshot(s.initialMapping());
-            double bestError = initError;
-            int bestStep = 0;
-            for (int step = 1; step <= config.steps(); step++) {
-                try (NDScope scope = new NDScope()) {
-                    scope.suppressNotUsedWarning();
-                    NDArray index = s.mapping();
-                    backward(s, loss, index, shape);
-                    s.update(index);
-                    if (step % EVAL_EVERY == 0 || step == config.steps()) {
-                        NDArray hard = s.mapping();
-                        double error = loss.error(s.hardWeight(hard));
-                        if (error < bestError) {
-                            best = s.snapshot(hard);
-                            bestError = error;
-                            bestStep = step;
+    /**
+     * One layer of a reconstruction unit.
+     *
+     * @param path its path in the tree
+     * @param layer the float layer
+     * @param weight its dense weight, row-major
+     * @param shape the weight's shape
+     * @param importance the importance of each weight, from the layer's inputs
+     * @param settings the layer's settings
+     */
+    record UnitLayer(String path, Block layer, float[] weight, Shape shape, float[] importance, LayerSettings settings) {}
+
+    /**
+     * Learns the layers of a unit together against the unit's float output: stand-ins computing
+     * with each layer's trainable weight take the layers' places while it runs, and the float layers
+     * are back in place when it returns. The unit learns for the largest step count of its layers.
+     *
+     * @param capture the manager of the states
+     * @param root the tree
+     * @param unit the unit block
+     * @param layers the unit's layers, in network order
+     * @param inputs the unit's inputs, from the compressed stream
+     * @param targets the float unit's output for each input batch
+     * @return one result per layer; errors are the unit's
+     */
+    static List<LayerResult> learnUnit(
+            NDManager capture, Block root, Block unit, List<UnitLayer> layers, List<NDList> inputs, List<NDArray> targets) {
+        ParameterStore ps = new ParameterStore(capture, false);
+        float reference = 0;
+        for (NDArray y : targets) {
+            reference += y.square().sum().getFloat();
+        }
+        List<LayerState> states = new ArrayList<>();
+        List<TrainingLayer> controls = new ArrayList<>();
+        int steps = 0;
+        for (UnitLayer l : layers) {
+            states.add(new LayerState(capture, initialize(l.settings(), l.weight(), l.shape(), l.importance()), l.weight(), l.settings()));
+            steps = Math.max(steps, l.settings().getSteps());
+        }
+        for (int i = 0; i < layers.size(); i++) {
+            TrainingLayer.Bound bound = TrainingLayer.bind(layers.get(i).layer(), states.get(i));
+            BlockTree tree = BlockTree.of(root);
+            tree.checkReplaceable(layers.get(i).layer(), bound.block(), layers.get(i).path());
+            tree.replace(layers.get(i).layer(), bound.block());
+            controls.add(bound.control());
+        }
+        float total = reference;
+        Objective objective =
+                new Objective() {
+                    @Override
+                    public void backward(List<NDArray> mappings) {
+                        use(controls, mappings, false);
+                        try (GradientCollector gc = capture.getEngine().newGradientCollector()) {
+                            NDArray sum = null;
+                            for (int b = 0; b < inputs.size(); b++) {
+                                NDArray e = unit.forward(ps, inputs.get(b), false).get(0).sub(targets.get(b)).square().sum();
+                                sum = sum == null ? e : sum.add(e);
+                            }
+                            gc.backward(sum.div(total));
                         }
                     }
-                }
+
+                    @Override
+                    public double error(List<NDArray> mappings) {
+                        use(controls, mappings, true);
+                        double sum = 0;
+                        for (int b = 0; b < inputs.size(); b++) {
+                            try (NDArray e = unit.forward(ps, inputs.get(b), false).get(0).sub(targets.get(b)).square().sum()) {
+                                sum += e.getFloat();
+                            }
+                        }
+                        return sum / total;
+                    }
+                };
+        try {
+            return run(states, objective, steps);
+        } finally {
+            for (UnitLayer l : layers) {
+                BlockTree tree = BlockTree.of(root);
+                tree.replace(tree.get(l.path()), l.layer());
             }
-            return new LayerResult(best.toWeight(init), initError, bestError, best.usage(init), bestStep);
+        }
+    }
+
+    private static void use(List<TrainingLayer> controls, List<NDArray> mappings, boolean hard) {
+        for (int i = 0; i < controls.size(); i++) {
+            controls.get(i).use(mappings.get(i), hard);
         }
     }
 }

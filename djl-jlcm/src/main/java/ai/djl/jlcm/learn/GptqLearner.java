@@ -3,25 +3,28 @@ package ai.djl.jlcm.learn;
 import ai.djl.jlcm.codebook.Gptq;
 import ai.djl.jlcm.codebook.WeightQuantizer;
 import ai.djl.jlcm.nn.CompressedWeight;
+import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 
 /**
- * Compresses a {@code Linear} layer with {@link Gptq} rounding onto the grid a quantizer fits to the
- * layer's weight, with the Gram matrix of the layer's inputs from the compressed stream. Its errors
- * are the reconstruction loss's: nearest rounding onto the grid (init) and GPTQ's rounding (learned).
+ * Compresses a {@code Linear} layer with {@link Gptq} rounding onto the grid of its method (RTN's
+ * per-row levels for GPTQ, grouped k-means codebooks for GPTQ_CODEBOOK) fitted to the layer's
+ * weight, with the Gram matrix of the layer's inputs from the compressed stream. Its errors are the
+ * reconstruction loss's: nearest rounding onto the grid (init) and GPTQ's rounding (learned).
  */
 final class GptqLearner implements LayerLearner {
 
-    private final WeightQuantizer grid;
-    private final int bits;
-    private final float dampening;
+    private final LayerSettings settings;
 
-    GptqLearner(WeightQuantizer grid, int bits, float dampening) {
-        this.grid = grid;
-        this.bits = bits;
-        this.dampening = dampening;
+    /**
+     * Creates a learner.
+     *
+     * @param settings the layer's settings: a GPTQ method (its grid), bits, groups, mode, dampening
+     */
+    GptqLearner(LayerSettings settings) {
+        this.settings = settings;
     }
 
     @Override
@@ -29,13 +32,13 @@ final class GptqLearner implements LayerLearner {
         if (!(loss instanceof LinearReconstruction)) {
             throw new IllegalArgumentException("GPTQ compresses Linear layers; a " + shape + " convolution is not supported");
         }
-        CompressedWeight nearest = grid.quantize(weight, shape, bits);
+        CompressedWeight nearest = WeightQuantizer.of(settings.getMethod()).quantize(weight, shape, settings);
         float[] g = ((LinearReconstruction) loss).gramArray();
         double[] h = new double[g.length];
         for (int i = 0; i < g.length; i++) {
             h[i] = g[i];
         }
-        CompressedWeight rounded = Gptq.quantize(weight, h, nearest, dampening);
+        CompressedWeight rounded = Gptq.quantize(weight, h, nearest, settings.getDampening());
         try (NDManager m = parent.newSubManager()) {
             double init = loss.error(m.create(nearest.decode(), shape));
             double learned = loss.error(m.create(rounded.decode(), shape));

@@ -1,5 +1,6 @@
 package ai.djl.jlcm.learn;
 
+import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 
@@ -16,4 +17,23 @@ interface LayerLearner {
      * @return the compressed weight and its errors
      */
     LayerResult learn(NDManager parent, float[] weight, Shape shape, ReconstructionLoss loss);
+
+    /**
+     * Returns the learner of a layer's calibrated method.
+     *
+     * @param settings the layer's settings
+     * @return JLCM's learner, or GPTQ's
+     * @throws IllegalArgumentException for a data-free method
+     */
+    static LayerLearner of(LayerSettings settings) {
+        switch (settings.getMethod()) {
+            case JLCM:
+                return new CodebookLearner(settings);
+            case GPTQ:
+            case GPTQ_CODEBOOK:
+                return new GptqLearner(settings);
+            default:
+                throw new IllegalArgumentException("method " + settings.getMethod().label() + " is data-free: it has no learner");
+        }
+    }
 }

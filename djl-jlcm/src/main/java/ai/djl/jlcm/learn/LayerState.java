@@ -2,6 +2,7 @@ package ai.djl.jlcm.learn;
 
 import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.nn.CompressedWeight;
+import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
@@ -28,7 +29,7 @@ final class LayerState {
 
     final CompressedWeight init;
     final Shape shape;
-    private final LearningConfig config;
+    private final LayerSettings config;
     private final NDManager manager;
     private final int codewords;
     private final NDArray codebook;
@@ -49,9 +50,9 @@ final class LayerState {
      * @param m the manager of the state's arrays
      * @param init the k-means initialization
      * @param weight the dense weight, row-major; latents start there
-     * @param config the learning settings
+     * @param config the layer's settings
      */
-    LayerState(NDManager m, CompressedWeight init, float[] weight, LearningConfig config) {
+    LayerState(NDManager m, CompressedWeight init, float[] weight, LayerSettings config) {
         this(m, init, weight, config, UPDATE_CHUNK);
     }
 
@@ -61,10 +62,10 @@ final class LayerState {
      * @param m the manager of the state's arrays
      * @param init the k-means initialization
      * @param weight the dense weight, row-major; latents start there
-     * @param config the learning settings
+     * @param config the layer's settings
      * @param updateChunk how many latents are updated at once (whole rows)
      */
-    LayerState(NDManager m, CompressedWeight init, float[] weight, LearningConfig config, long updateChunk) {
+    LayerState(NDManager m, CompressedWeight init, float[] weight, LayerSettings config, long updateChunk) {
         manager = m;
         this.updateChunk = updateChunk;
         this.init = init;
@@ -88,13 +89,13 @@ final class LayerState {
         latent = scales == null ? w : w.div(scales.take(m, rowGroup).expandDims(1));
         latent.setRequiresGradient(true);
         positions = m.arange(0, codewords, 1, DataType.INT64).expandDims(0).repeat(0, init.codebookCount());
-        codebookAdam = new Adam(codebook, config.codebookRate() * rms(codebook));
-        scaleAdam = scales == null ? null : new Adam(scales, config.scaleRate() * scales.mean().getFloat());
-        latentAdam = new Adam(latent, config.latentRate() * meanSpacing());
+        codebookAdam = new Adam(codebook, config.getCodebookRate() * rms(codebook));
+        scaleAdam = scales == null ? null : new Adam(scales, config.getScaleRate() * scales.mean().getFloat());
+        latentAdam = new Adam(latent, config.getLatentRate() * meanSpacing());
     }
 
     private boolean learnsMapping() {
-        return config.mapping() != MappingUpdate.FROZEN;
+        return config.getMapping() != MappingUpdate.FROZEN;
     }
 
     /**
@@ -125,7 +126,7 @@ final class LayerState {
      */
     NDArray trainingWeight(NDArray index) {
         NDArray w;
-        switch (config.mapping()) {
+        switch (config.getMapping()) {
             case FROZEN:
                 w = codebook.take(manager, flatIndex(index));
                 break;
@@ -156,7 +157,7 @@ final class LayerState {
         NDArray book = rowBook.get(range);
         NDArray z = latent.get(range);
         NDArray w;
-        switch (config.mapping()) {
+        switch (config.getMapping()) {
             case FROZEN:
                 w = codebook.take(manager, flatIndex(book, index.get(range)));
                 break;
@@ -222,15 +223,15 @@ final class LayerState {
      * PROXIMAL, the clamp that keeps each mapping within one codeword.
      */
     private NDArray updatedLatents(NDIndex range, NDArray gradient, NDArray rows, NDArray index) {
-        boolean proximal = config.mapping() == MappingUpdate.PROXIMAL;
-        NDArray g = proximal && !config.phiOnStep() ? ProximalStep.gradient(gradient, rows, index, config.edgePhi()) : gradient;
+        boolean proximal = config.getMapping() == MappingUpdate.PROXIMAL;
+        NDArray g = proximal && !config.isPhiOnStep() ? ProximalStep.gradient(gradient, rows, index, config.getEdgePhi()) : gradient;
         NDArray delta = latentAdam.stepRows(range, g);
         NDArray current = latent.get(range);
         if (!proximal) {
             return current.sub(delta);
         }
-        if (config.phiOnStep()) {
-            delta = delta.mul(ProximalStep.phi(rows, index, delta.neg(), config.edgePhi()));
+        if (config.isPhiOnStep()) {
+            delta = delta.mul(ProximalStep.phi(rows, index, delta.neg(), config.getEdgePhi()));
         }
         return ProximalStep.clampToNeighbours(rows, index, current.sub(delta));
     }
@@ -277,7 +278,7 @@ final class LayerState {
     /** SOFT's temperature; a constant codebook (an all-zero layer) has no spacing, any τ gives its value. */
     private float softTemperature() {
         float spacing = meanSpacing();
-        return config.softTemperature() * (spacing > 0 ? spacing : 1f);
+        return config.getSoftTemperature() * (spacing > 0 ? spacing : 1f);
     }
 
     private NDArray codebookRows() {

@@ -1,24 +1,26 @@
 package ai.djl.jlcm.learn;
 
-import ai.djl.jlcm.codebook.WeightQuantizer;
-import ai.djl.jlcm.nn.CodebookBlock;
+import ai.djl.jlcm.nn.CodebookWeight;
 import ai.djl.jlcm.nn.CompressedWeight;
+import ai.djl.jlcm.nn.MemoryMode;
 import ai.djl.jlcm.pipeline.ResidentMemory;
 import ai.djl.jlcm.pipeline.Stage;
 import ai.djl.jlcm.pipeline.Stages;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.jlcm.transform.BlockTree;
 import ai.djl.jlcm.transform.CodebookTransformer;
 import ai.djl.jlcm.transform.ReplacedLayer;
+import ai.djl.jlcm.transform.Replacements;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.convolutional.Convolution;
 import ai.djl.nn.core.Linear;
-import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 
 import org.slf4j.Logger;
@@ -46,42 +48,29 @@ public final class SequentialCompressor {
 
     private static final Logger logger = LoggerFactory.getLogger(SequentialCompressor.class);
 
-    private final CodebookTransformer selection;
-    private final LearningConfig config;
+    private final CompressionPlan plan;
     private final Predicate<String> units;
     private final boolean staged;
-    private final LayerLearner learner;
+    /** The settings of the layers being compressed, by path. */
+    private Map<String, LayerSettings> settings;
     /** Time spent in calibration passes in the current stage. */
     private long recordNanos;
 
     /**
      * Creates a compressor.
      *
-     * @param selection selects the layers (its quantizer is not used)
-     * @param config the learning settings
+     * @param plan selects the layers and gives each its settings; this compressor compresses those
+     *     whose method is calibrated (JLCM, GPTQ), with the learner of their method
      * @param units accepts the paths of blocks to use as reconstruction units (the outermost accepted
      *     block on a layer's path is its unit; the root's path is empty); layers in no unit are
      *     learned one by one
      * @param staged whether to walk the model's stages ({@link Stages#of(Block)}) with activations
      *     held at stage boundaries, or to run every recording pass from the network's input
-     * @param gptqGrid {@code null} to learn codebooks, scales and mappings (JLCM); else the quantizer
-     *     whose grid (codebooks, scales, groups) each layer is rounded onto with GPTQ instead
      */
-    public SequentialCompressor(
-            CodebookTransformer selection,
-            LearningConfig config,
-            Predicate<String> units,
-            boolean staged,
-            WeightQuantizer gptqGrid) {
-        this.selection = selection;
-        this.config = config;
+    public SequentialCompressor(CompressionPlan plan, Predicate<String> units, boolean staged) {
+        this.plan = plan;
         this.units = units;
         this.staged = staged;
-        this.learner =
-                gptqGrid == null ? new CodebookLearner(config) : new GptqLearner(gptqGrid, config.bits(), config.dampening());
-        if (gptqGrid != null && units.test("")) {
-            throw new IllegalArgumentException("GPTQ rounds layer by layer; reconstruction units apply to JLCM learning");
-        }
     }
 
     /**
@@ -94,9 +83,18 @@ public final class SequentialCompressor {
      */
     public JlcmReport compress(Block root, Iterable<NDList> calibration, NDManager manager) {
         long start = System.nanoTime();
-        List<String> paths = selection.selectedPaths(root);
+        settings = new LinkedHashMap<>(CodebookTransformer.builder().optPlan(plan).build().selectedLayers(root));
+        settings.values().removeIf(s -> !s.getMethod().isCalibrated());
+        List<String> paths = new ArrayList<>(settings.keySet());
         if (paths.isEmpty()) {
-            throw new IllegalArgumentException("The layer selection matches no layer of the model");
+            throw new IllegalArgumentException("The layer selection matches no layer of the model with a calibrated method");
+        }
+        for (String path : paths) {
+            if (unitOf(path) != null && settings.get(path).getMethod() != Method.JLCM) {
+                throw new IllegalArgumentException(
+                        "Layer '" + path + "': " + settings.get(path).getMethod().label()
+                                + " rounds layer by layer; reconstruction units apply to JLCM learning");
+            }
         }
         List<Stage> stages = staged ? Stages.of(root) : List.of(Stages.whole(root));
         if (stages.size() > 1 && unitSpansStages(paths, stages)) {
@@ -170,7 +168,7 @@ public final class SequentialCompressor {
         } finally {
             streams.close();
         }
-        return new JlcmReport(reports, stageReports, (System.nanoTime() - start) / 1e9);
+        return new JlcmReport(reports, List.of(), stageReports, (System.nanoTime() - start) / 1e9);
     }
 
     private boolean unitSpansStages(List<String> paths, List<Stage> stages) {
@@ -400,9 +398,10 @@ public final class SequentialCompressor {
         for (String path : together) {
             Block layer = BlockTree.of(root).get(path);
             NDArray weight = layer.getDirectParameters().get("weight").getArray();
+            LayerSettings s = settings.get(path);
             LayerResult result;
-            try (ReconstructionLoss loss = loss(layer, weight, compressedInputs, floatInputs, capture)) {
-                result = learner.learn(capture, weight.toFloatArray(), weight.getShape(), loss);
+            try (ReconstructionLoss loss = loss(layer, weight, compressedInputs, floatInputs, capture, s.getDampening())) {
+                result = LayerLearner.of(s).learn(capture, Replacements.denseWeight(path, layer), weight.getShape(), loss);
             }
             ReplacedLayer replaced = put(root, path, result.weight());
             compressedToFloat.put(BlockTree.of(root).get(path), layer);
@@ -434,120 +433,29 @@ public final class SequentialCompressor {
         recordNanos += System.nanoTime() - t;
         ParameterStore ps = new ParameterStore(capture, false);
         List<NDArray> targets = new ArrayList<>();
-        float reference = 0;
         for (NDList x : floatInputs) {
-            NDArray y = unit.forward(ps, x, false).get(0);
-            targets.add(y);
-            reference += y.square().sum().getFloat();
+            targets.add(unit.forward(ps, x, false).get(0));
         }
-        if (!(learner instanceof CodebookLearner)) {
-            throw new IllegalArgumentException("GPTQ rounds layer by layer; reconstruction units apply to JLCM learning");
-        }
-        CodebookLearner codebookLearner = (CodebookLearner) learner;
-        List<Block> layers = new ArrayList<>();
-        List<LayerState> states = new ArrayList<>();
-        List<TrainingLayer> controls = new ArrayList<>();
+        List<CodebookLearner.UnitLayer> layers = new ArrayList<>();
         for (String path : paths) {
             Block layer = BlockTree.of(root).get(path);
-            NDArray weight = layer.getDirectParameters().get("weight").getArray();
+            Shape shape = layer.getDirectParameters().get("weight").getArray().getShape();
             List<NDArray> inputs = record(root, path, unit, compressedInputs, capture);
             float[] importance =
                     layer instanceof Linear
-                            ? Importance.linear(inputs, weight.getShape())
-                            : Importance.convolution(inputs, (Convolution) layer, weight.getShape());
-            float[] w = weight.toFloatArray();
-            LayerState state = new LayerState(capture, codebookLearner.initialize(w, weight.getShape(), importance), w, config);
-            layers.add(layer);
-            states.add(state);
+                            ? Importance.linear(inputs, shape)
+                            : Importance.convolution(inputs, (Convolution) layer, shape);
+            layers.add(new CodebookLearner.UnitLayer(path, layer, Replacements.denseWeight(path, layer), shape, importance, settings.get(path)));
         }
-        for (int i = 0; i < layers.size(); i++) {
-            TrainingLayer.Bound bound = TrainingLayer.bind(layers.get(i), states.get(i));
-            BlockTree tree = BlockTree.of(root);
-            tree.checkReplaceable(layers.get(i), bound.block(), paths.get(i));
-            tree.replace(layers.get(i), bound.block());
-            controls.add(bound.control());
-        }
-        List<LayerState.Snapshot> best = new ArrayList<>();
-        double initError;
-        double bestError;
-        int bestStep = 0;
-        try {
-            List<NDArray> initIndex = new ArrayList<>();
-            for (LayerState s : states) {
-                initIndex.add(s.initialMapping());
-                best.add(s.snapshot(s.initialMapping()));
-            }
-            initError = unitError(unit, controls, initIndex, compressedInputs, targets, reference, ps);
-            bestError = initError;
-            for (int step = 1; step <= config.steps(); step++) {
-                try (NDScope scope = new NDScope()) {
-                    scope.suppressNotUsedWarning();
-                    List<NDArray> index = new ArrayList<>();
-                    for (int i = 0; i < states.size(); i++) {
-                        index.add(states.get(i).mapping());
-                        controls.get(i).use(index.get(i), false);
-                    }
-                    try (GradientCollector gc = capture.getEngine().newGradientCollector()) {
-                        NDArray total = null;
-                        for (int b = 0; b < compressedInputs.size(); b++) {
-                            NDArray e = unit.forward(ps, compressedInputs.get(b), false).get(0).sub(targets.get(b)).square().sum();
-                            total = total == null ? e : total.add(e);
-                        }
-                        gc.backward(total.div(reference));
-                    }
-                    for (int i = 0; i < states.size(); i++) {
-                        states.get(i).update(index.get(i));
-                    }
-                    if (step % CodebookLearner.EVAL_EVERY == 0 || step == config.steps()) {
-                        List<NDArray> hard = new ArrayList<>();
-                        for (LayerState s : states) {
-                            hard.add(s.mapping());
-                        }
-                        double error = unitError(unit, controls, hard, compressedInputs, targets, reference, ps);
-                        if (error < bestError) {
-                            for (int i = 0; i < states.size(); i++) {
-                                best.set(i, states.get(i).snapshot(hard.get(i)));
-                            }
-                            bestError = error;
-                            bestStep = step;
-                        }
-                    }
-                }
-            }
-        } finally {
-            for (int i = 0; i < layers.size(); i++) {
-                BlockTree tree = BlockTree.of(root);
-                tree.replace(tree.get(paths.get(i)), layers.get(i));
-            }
-        }
+        List<LayerResult> results = CodebookLearner.learnUnit(capture, root, unit, layers, compressedInputs, targets);
         List<LayerReport> reports = new ArrayList<>();
         for (int i = 0; i < paths.size(); i++) {
-            CompressedWeight init = states.get(i).init;
-            ReplacedLayer replaced = put(root, paths.get(i), best.get(i).toWeight(init));
-            compressedToFloat.put(BlockTree.of(root).get(paths.get(i)), layers.get(i));
-            reports.add(report(replaced, initError, bestError, best.get(i).usage(init), bestStep));
+            LayerResult r = results.get(i);
+            ReplacedLayer replaced = put(root, paths.get(i), r.weight());
+            compressedToFloat.put(BlockTree.of(root).get(paths.get(i)), layers.get(i).layer());
+            reports.add(report(replaced, r.initError(), r.learnedError(), r.codewordUsage(), r.bestStep()));
         }
         return reports;
-    }
-
-    private static double unitError(
-            Block unit,
-            List<TrainingLayer> controls,
-            List<NDArray> index,
-            List<NDList> inputs,
-            List<NDArray> targets,
-            float reference,
-            ParameterStore ps) {
-        for (int i = 0; i < controls.size(); i++) {
-            controls.get(i).use(index.get(i), true);
-        }
-        double sum = 0;
-        for (int b = 0; b < inputs.size(); b++) {
-            try (NDArray e = unit.forward(ps, inputs.get(b), false).get(0).sub(targets.get(b)).square().sum()) {
-                sum += e.getFloat();
-            }
-        }
-        return sum / reference;
     }
 
     private static LayerReport report(ReplacedLayer r, double initError, double learnedError, double usage, int step) {
@@ -562,10 +470,10 @@ public final class SequentialCompressor {
                 l.initError(), l.learnedError(), l.codewordUsage(), l.bestStep(), seconds);
     }
 
-    private ReconstructionLoss loss(
-            Block layer, NDArray weight, List<NDArray> compressedInputs, List<NDArray> floatInputs, NDManager m) {
+    private static ReconstructionLoss loss(
+            Block layer, NDArray weight, List<NDArray> compressedInputs, List<NDArray> floatInputs, NDManager m, float dampening) {
         if (layer instanceof Linear) {
-            return new LinearReconstruction(m, weight, compressedInputs, floatInputs, config.dampening());
+            return new LinearReconstruction(m, weight, compressedInputs, floatInputs, dampening);
         }
         Parameter bias = layer.getDirectParameters().contains("bias") ? layer.getDirectParameters().get("bias") : null;
         return new ConvolutionReconstruction(
@@ -610,29 +518,13 @@ public final class SequentialCompressor {
 
     /** Puts a codebook block holding {@code weight} at {@code path}. */
     private static ReplacedLayer put(Block root, String path, CompressedWeight weight) {
-        WeightQuantizer fixed =
-                new WeightQuantizer() {
-                    @Override
-                    public CompressedWeight quantize(float[] w, Shape shape, int bits) {
-                        return weight;
-                    }
-
-                    @Override
-                    public String name() {
-                        return "jlcm";
-                    }
-                };
-        List<ReplacedLayer> replaced =
-                CodebookTransformer.builder()
-                        .setQuantizer(fixed)
-                        .optBits(weight.getBits())
-                        .optPathFilter(path::equals)
-                        .build()
-                        .transform(root)
-                        .layers();
-        if (replaced.size() != 1 || !(BlockTree.of(root).get(path) instanceof CodebookBlock)) {
-            throw new IllegalStateException("Layer '" + path + "' was not replaced");
-        }
-        return replaced.get(0);
+        BlockTree tree = BlockTree.of(root);
+        Block layer = tree.get(path);
+        NDManager manager = layer.getDirectParameters().get("weight").getArray().getManager();
+        Block replacement = Replacements.codebookBlock(layer, CodebookWeight.of(weight, manager), path, MemoryMode.PACKED);
+        tree.checkReplaceable(layer, replacement, path);
+        ReplacedLayer replaced = ReplacedLayer.of(path, layer, replacement, tree.placeCount(layer));
+        tree.replace(layer, replacement);
+        return replaced;
     }
 }

@@ -3,15 +3,12 @@ package ai.djl.jlcm.loading;
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.jlcm.Jlcm;
-import ai.djl.jlcm.codebook.KMeansQuantizer;
-import ai.djl.jlcm.codebook.RtnQuantizer;
-import ai.djl.jlcm.codebook.WeightQuantizer;
 import ai.djl.jlcm.export.ArchitectureCodec;
 import ai.djl.jlcm.export.Digests;
 import ai.djl.jlcm.export.DirectoryLock;
 import ai.djl.jlcm.loading.CompressingBlockFactory.FloatSource;
-import ai.djl.jlcm.loading.CompressingBlockFactory.Method;
 import ai.djl.jlcm.nn.CodebookBlock;
+import ai.djl.jlcm.plan.CompressionPlan;
 import ai.djl.jlcm.transform.BlockTree;
 import ai.djl.jlcm.transform.CodebookTransformer;
 import ai.djl.ndarray.NDArray;
@@ -144,8 +141,7 @@ final class CompressOnLoadBlock extends AbstractBlock {
 
     /** Fails with the selection keys named when the configuration selects no layer. */
     private void checkSelection() {
-        List<String> selected = selection().selectedPaths(dense);
-        if (!selected.isEmpty()) {
+        if (!selection().selectedLayers(dense).isEmpty()) {
             return;
         }
         List<String> candidates = new ArrayList<>();
@@ -154,7 +150,7 @@ final class CompressOnLoadBlock extends AbstractBlock {
             if (b instanceof CodebookBlock) {
                 continue;
             }
-            for (Class<? extends Block> type : CodebookTransformer.SUPPORTED_TYPES) {
+            for (Class<? extends Block> type : CompressionPlan.SUPPORTED_TYPES) {
                 if (type.isInstance(b) && b.getDirectParameters().contains("weight")) {
                     Parameter w = b.getDirectParameters().get("weight");
                     long n = w.isInitialized() ? w.getArray().size() : -1;
@@ -173,43 +169,15 @@ final class CompressOnLoadBlock extends AbstractBlock {
     }
 
     private CodebookTransformer selection() {
-        CodebookTransformer.Builder b =
-                CodebookTransformer.builder()
-                        .setQuantizer(quantizer())
-                        .optBits(config.bits)
-                        .optLayerTypes(config.layerTypes())
-                        .optPathFilter(config.pathFilter())
-                        .optMinWeights(config.minWeights)
-                        .optMemoryMode(config.memoryMode);
-        return b.build();
-    }
-
-    private WeightQuantizer quantizer() {
-        if (config.method == Method.RTN) {
-            return new RtnQuantizer();
-        }
-        return KMeansQuantizer.builder().optGroups(config.groups).optMode(config.mode).build();
-    }
-
-    private Jlcm jlcm() {
-        return Jlcm.builder()
-                .optBits(config.bits)
-                .optGroups(config.groups)
-                .optMode(config.mode)
-                .optSteps(config.steps)
-                .optSeed(config.seed)
-                .optLayerTypes(config.layerTypes())
-                .optPathFilter(config.pathFilter())
-                .optMinWeights(config.minWeights)
-                .build();
+        return CodebookTransformer.builder().optPlan(config.plan).optMemoryMode(config.memoryMode).build();
     }
 
     /** Compresses the loaded float tree in place and frees the replaced float weights. */
     private void compress(Block tree, NDManager manager) throws IOException {
         Set<Block> before = Collections.newSetFromMap(new IdentityHashMap<>());
         before.addAll(BlockTree.of(tree).blocks().values());
-        if (config.method == Method.JLCM) {
-            Jlcm jlcm = jlcm();
+        if (config.plan.usesCalibration()) {
+            Jlcm jlcm = Jlcm.builder().optPlan(config.plan).build();
             try (NDManager m = manager.newSubManager()) {
                 Iterable<NDList> batches = calibration != null ? calibration : readCalibration(m);
                 jlcm.compress(tree, batches, m);
@@ -268,13 +236,12 @@ final class CompressOnLoadBlock extends AbstractBlock {
         record.put("library", LibraryFingerprint.get());
         record.put("source", sourceSha);
         record.put("architecture", Digests.sha256(architecture(dense)));
+        // the plan's text holds every setting, defaults included: a changed default must not reuse an entry
         for (String line : config.canonical().split("\n")) {
             int eq = line.indexOf('=');
-            record.put("config." + line.substring(0, eq), line.substring(eq + 1));
+            record.put(line.substring(0, eq), line.substring(eq + 1));
         }
-        if (config.method == Method.JLCM) {
-            // every learning setting, defaults included: a changed default must not reuse an entry
-            record.put("learning", jlcm().getConfig().toString());
+        if (config.plan.usesCalibration()) {
             record.put("calibration", calibrationFile != null ? Digests.sha256(calibrationFile) : hash(calibration));
         }
         return record;

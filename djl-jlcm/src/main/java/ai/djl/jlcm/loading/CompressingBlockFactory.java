@@ -5,6 +5,9 @@ import ai.djl.jlcm.export.JlcmBlockFactory;
 import ai.djl.jlcm.export.Manifest;
 import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.nn.MemoryMode;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.ndarray.NDList;
 import ai.djl.nn.Block;
 import ai.djl.nn.BlockFactory;
@@ -68,17 +71,8 @@ public class CompressingBlockFactory implements BlockFactory {
 
     private static final long serialVersionUID = 1L;
 
-    /** How the weights are compressed. */
-    public enum Method {
-        /** Data-free k-means codebooks per neuron group (the default without calibration inputs). */
-        KMEANS,
-        /** Data-free round-to-nearest, one uniform codebook per output channel. */
-        RTN,
-        /** Calibrated JLCM: codebooks and mappings learned on calibration inputs. */
-        JLCM
-    }
-
     private final Map<String, String> settings;
+    private final CompressionPlan plan;
     private final transient Iterable<NDList> calibration;
     private final transient Supplier<Block> floatBlock;
     private final BlockFactory floatFactory;
@@ -93,6 +87,7 @@ public class CompressingBlockFactory implements BlockFactory {
 
     CompressingBlockFactory(Builder builder) {
         settings = Collections.unmodifiableMap(new LinkedHashMap<>(builder.settings));
+        plan = builder.plan;
         calibration = builder.calibration;
         floatBlock = builder.floatBlock;
         floatFactory = builder.floatFactory;
@@ -130,7 +125,7 @@ public class CompressingBlockFactory implements BlockFactory {
         }
         values.putAll(settings);
         LoadConfig config =
-                LoadConfig.parse(values, calibration != null, key -> sourceOf(key, values, serving, dir), dir);
+                LoadConfig.parse(values, plan, calibration != null, key -> sourceOf(key, values, serving, dir), dir);
         if (Files.isRegularFile(dir.resolve(Manifest.FILE_NAME))) {
             throw new IllegalArgumentException(
                     dir
@@ -168,6 +163,9 @@ public class CompressingBlockFactory implements BlockFactory {
     @Override
     public String toString() {
         StringBuilder sb = new StringBuilder(getClass().getSimpleName()).append(settings);
+        if (plan != null) {
+            sb.append(" with plan ").append(plan);
+        }
         if (calibration != null) {
             sb.append(" with calibration inputs");
         }
@@ -299,6 +297,7 @@ public class CompressingBlockFactory implements BlockFactory {
     public static final class Builder {
 
         private final Map<String, String> settings = new LinkedHashMap<>();
+        private CompressionPlan plan;
         private Iterable<NDList> calibration;
         private Supplier<Block> floatBlock;
         private BlockFactory floatFactory;
@@ -306,17 +305,32 @@ public class CompressingBlockFactory implements BlockFactory {
         Builder() {}
 
         /**
-         * Sets the method ({@code jlcm.method}; default KMEANS, or JLCM with calibration inputs).
+         * Sets a plan, applied over the {@code jlcm.*} keys (from {@code serving.properties}, Criteria
+         * arguments and this builder's other settings): its defaults override theirs and its rules
+         * come after theirs, so they win. Per-type and per-path settings, and every learning setting,
+         * come this way.
+         *
+         * @param plan the plan
+         * @return this builder
+         */
+        public Builder optPlan(CompressionPlan plan) {
+            this.plan = Objects.requireNonNull(plan, "plan");
+            return this;
+        }
+
+        /**
+         * Sets the method ({@code jlcm.method}: KMEANS, RTN or JLCM; default KMEANS, or JLCM with
+         * calibration inputs).
          *
          * @param method the method
          * @return this builder
          */
         public Builder optMethod(Method method) {
-            return set(LoadConfig.METHOD, method.name().toLowerCase(Locale.ROOT));
+            return set(LoadConfig.METHOD, method.label());
         }
 
         /**
-         * Sets the index width ({@code jlcm.bits}; default 4).
+         * Sets the index width ({@code jlcm.bits}; default {@value LayerSettings#DEFAULT_BITS}).
          *
          * @param bits 1 to 8
          * @return this builder

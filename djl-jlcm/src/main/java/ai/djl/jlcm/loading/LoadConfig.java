@@ -1,10 +1,12 @@
 package ai.djl.jlcm.loading;
 
 import ai.djl.jlcm.export.JlcmBlockFactory;
-import ai.djl.jlcm.loading.CompressingBlockFactory.Method;
 import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.nn.CompressedWeight;
 import ai.djl.jlcm.nn.MemoryMode;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.nn.Block;
 import ai.djl.nn.convolutional.Conv1d;
 import ai.djl.nn.convolutional.Conv2d;
@@ -23,13 +25,14 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Function;
-import java.util.function.Predicate;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
 /**
- * The {@code jlcm.*} settings of one load, parsed and checked. Every error names the key, its value
- * and where it was set.
+ * The {@code jlcm.*} settings of one load, parsed and checked. The keys that say what to compress
+ * and how parse into a {@link CompressionPlan} (method, bits, groups, mode, steps, seed and
+ * minWeights set its defaults; layers its layer types; include and exclude path rules that skip
+ * layers). Every error names the key, its value and where it was set.
  */
 final class LoadConfig {
 
@@ -71,24 +74,16 @@ final class LoadConfig {
                     CACHE_ENABLED,
                     MEMORY_MODE);
 
-    static final int DEFAULT_BITS = 4;
-    static final int DEFAULT_GROUPS = 4;
-    static final int DEFAULT_STEPS = 200;
     static final int DEFAULT_CALIBRATION_BATCH = 128;
+
+    /** The methods {@value #METHOD} accepts. */
+    private static final List<Method> METHODS = List.of(Method.KMEANS, Method.RTN, Method.JLCM);
 
     private static final Map<String, Class<? extends Block>> LAYER_NAMES =
             Map.of("linear", Linear.class, "conv1d", Conv1d.class, "conv2d", Conv2d.class, "conv3d", Conv3d.class);
 
-    final Method method;
-    final int bits;
-    final int groups;
-    final CodebookMode mode;
-    final Set<String> layerNames;
-    final Pattern include;
-    final Pattern exclude;
-    final long minWeights;
-    final int steps;
-    final long seed;
+    /** What to compress and how: the keys' plan, with the builder's plan (if any) over it. */
+    final CompressionPlan plan;
     final String calibrationFile;
     final int calibrationBatch;
     final String floatFactory;
@@ -104,6 +99,7 @@ final class LoadConfig {
 
     private LoadConfig(
             Map<String, String> values,
+            CompressionPlan builderPlan,
             boolean javaCalibration,
             Function<String, String> sourceOf,
             Path modelDir,
@@ -137,10 +133,11 @@ final class LoadConfig {
         }
         boolean calibrated = calibrationFile != null || javaCalibration;
         String methodText = text(METHOD);
+        Method method;
         if (methodText == null) {
             method = calibrated ? Method.JLCM : Method.KMEANS;
         } else {
-            method = choice(METHOD, methodText, Method.class);
+            method = method(methodText);
             if (method == Method.JLCM && !calibrated && !partial) {
                 throw invalid(
                         METHOD,
@@ -160,28 +157,62 @@ final class LoadConfig {
                                 + "=jlcm");
             }
         }
-        bits = integer(BITS, DEFAULT_BITS, CompressedWeight.MIN_BITS, CompressedWeight.MAX_BITS);
-        if (method == Method.RTN) {
-            notFor(GROUPS, "rtn keeps one codebook per output channel");
-            notFor(MODE, "rtn keeps one codebook per output channel");
+        LayerSettings.Builder defaults = LayerSettings.builder().optMethod(method);
+        if (given.containsKey(BITS)) {
+            defaults.optBits(integer(BITS, CompressedWeight.MIN_BITS, CompressedWeight.MAX_BITS));
         }
-        groups = integer(GROUPS, DEFAULT_GROUPS, 1, Integer.MAX_VALUE);
+        if (method == Method.RTN) {
+            notFor(GROUPS, method, "rtn keeps one codebook per output channel");
+            notFor(MODE, method, "rtn keeps one codebook per output channel");
+        }
+        if (given.containsKey(GROUPS)) {
+            defaults.optGroups(integer(GROUPS, 1, Integer.MAX_VALUE));
+        }
         String modeText = text(MODE);
-        mode = modeText == null ? CodebookMode.MULTI : choice(MODE, modeText, CodebookMode.class);
-        layerNames = layers(text(LAYERS));
-        include = pattern(INCLUDE);
-        exclude = pattern(EXCLUDE);
-        minWeights = longValue(MIN_WEIGHTS, 0, 0, Long.MAX_VALUE);
+        if (modeText != null) {
+            defaults.optMode(choice(MODE, modeText, CodebookMode.class));
+        }
+        Set<Class<? extends Block>> layerTypes = layers(text(LAYERS));
+        Pattern include = pattern(INCLUDE);
+        Pattern exclude = pattern(EXCLUDE);
+        if (given.containsKey(MIN_WEIGHTS)) {
+            defaults.optMinWeights(longValue(MIN_WEIGHTS, 0, Long.MAX_VALUE));
+        }
         if (method != Method.JLCM) {
-            notFor(STEPS, "only jlcm learns");
-            notFor(SEED, "only jlcm's neuron grouping is seeded");
+            notFor(STEPS, method, "only jlcm learns");
+            notFor(SEED, method, "only jlcm's neuron grouping is seeded");
         }
         if (calibrationFile == null) {
-            notFor(CALIBRATION_BATCH, "it splits the " + CALIBRATION + " file, which is not set");
+            notFor(CALIBRATION_BATCH, method, "it splits the " + CALIBRATION + " file, which is not set");
         }
-        steps = integer(STEPS, DEFAULT_STEPS, 0, Integer.MAX_VALUE);
-        seed = longValue(SEED, 0, Long.MIN_VALUE, Long.MAX_VALUE);
-        calibrationBatch = integer(CALIBRATION_BATCH, DEFAULT_CALIBRATION_BATCH, 1, Integer.MAX_VALUE);
+        if (given.containsKey(STEPS)) {
+            defaults.optSteps(integer(STEPS, 0, Integer.MAX_VALUE));
+        }
+        if (given.containsKey(SEED)) {
+            defaults.optSeed(longValue(SEED, Long.MIN_VALUE, Long.MAX_VALUE));
+        }
+        CompressionPlan.Builder keys = CompressionPlan.builder().optLayerTypes(layerTypes);
+        if (include != null) {
+            defaults.optSkip(true);
+            keys.optForPath(include.pattern(), LayerSettings.builder().optSkip(false).build());
+        }
+        if (exclude != null) {
+            keys.optForPath(exclude.pattern(), LayerSettings.builder().optSkip(true).build());
+        }
+        CompressionPlan fromKeys = keys.optDefaults(defaults.build()).build();
+        plan = builderPlan == null ? fromKeys : fromKeys.overriddenBy(builderPlan);
+        if (builderPlan != null && !partial && plan.usesCalibration() != calibrated) {
+            throw new IllegalArgumentException(
+                    "The plan of CompressingBlockFactory.Builder.optPlan ("
+                            + plan
+                            + ") "
+                            + (calibrated
+                                    ? "gives no layer a calibrated method, but calibration inputs are given; remove them"
+                                    : "gives layers a calibrated method, which learns from calibration inputs: set "
+                                            + CALIBRATION
+                                            + " or CompressingBlockFactory.Builder.optCalibration"));
+        }
+        calibrationBatch = given.containsKey(CALIBRATION_BATCH) ? integer(CALIBRATION_BATCH, 1, Integer.MAX_VALUE) : DEFAULT_CALIBRATION_BATCH;
         floatFactory = text(BLOCK_FACTORY);
         cacheEnabled = bool(CACHE_ENABLED, true);
         String memoryText = text(MEMORY_MODE);
@@ -211,6 +242,8 @@ final class LoadConfig {
      * Parses and checks settings.
      *
      * @param values the {@code jlcm.*} keys (other keys are ignored)
+     * @param builderPlan the plan given to the factory's builder, applied over the keys' plan, or
+     *     {@code null}
      * @param javaCalibration whether calibration inputs were given in Java
      * @param sourceOf where a key was set, for messages
      * @param modelDir the model directory relative paths resolve against, or {@code null}
@@ -219,10 +252,11 @@ final class LoadConfig {
      */
     static LoadConfig parse(
             Map<String, String> values,
+            CompressionPlan builderPlan,
             boolean javaCalibration,
             Function<String, String> sourceOf,
             Path modelDir) {
-        return new LoadConfig(values, javaCalibration, sourceOf, modelDir, false);
+        return new LoadConfig(values, builderPlan, javaCalibration, sourceOf, modelDir, false);
     }
 
     /**
@@ -235,7 +269,7 @@ final class LoadConfig {
      * @throws IllegalArgumentException naming the first bad key
      */
     static void checkValues(Map<String, String> values, boolean javaCalibration, Function<String, String> sourceOf) {
-        new LoadConfig(values, javaCalibration, sourceOf, null, true);
+        new LoadConfig(values, null, javaCalibration, sourceOf, null, true);
     }
 
     /**
@@ -257,51 +291,22 @@ final class LoadConfig {
         return root.resolve("compressed");
     }
 
-    /** The layer types to compress. */
-    Set<Class<? extends Block>> layerTypes() {
-        Set<Class<? extends Block>> types = new LinkedHashSet<>();
-        for (String name : layerNames) {
-            types.add(LAYER_NAMES.get(name));
-        }
-        return types;
-    }
-
-    /** The path filter of {@link #INCLUDE} and {@link #EXCLUDE}. */
-    Predicate<String> pathFilter() {
-        Pattern in = include;
-        Pattern out = exclude;
-        return path -> (in == null || in.matcher(path).find()) && (out == null || !out.matcher(path).find());
-    }
-
     /** Where a key was set, for messages. */
     String sourceOf(String key) {
         return sourceOf.apply(key);
     }
 
     /**
-     * The settings that decide the compressed weights, one per line, for the cache key. Run-time
-     * settings (cache directory, decoded-weight caching, the float factory's name) are left out.
+     * The settings that decide the compressed weights, for the cache key and logs: the plan (every
+     * setting, defaults included), and the batch size of a calibration file. Run-time settings
+     * (cache directory, memory mode, the float factory's name) are left out.
      */
     String canonical() {
-        StringBuilder sb = new StringBuilder();
-        sb.append("method=").append(method.name().toLowerCase(Locale.ROOT)).append('\n');
-        sb.append("bits=").append(bits).append('\n');
-        if (method != Method.RTN) {
-            sb.append("groups=").append(groups).append('\n');
-            sb.append("mode=").append(mode.name().toLowerCase(Locale.ROOT)).append('\n');
+        String text = "plan=" + plan + "\n";
+        if (plan.usesCalibration() && calibrationFile != null) {
+            text += "calibrationBatch=" + calibrationBatch + "\n";
         }
-        sb.append("layers=").append(String.join(",", new TreeSet<>(layerNames))).append('\n');
-        sb.append("include=").append(include == null ? "" : include.pattern()).append('\n');
-        sb.append("exclude=").append(exclude == null ? "" : exclude.pattern()).append('\n');
-        sb.append("minWeights=").append(minWeights).append('\n');
-        if (method == Method.JLCM) {
-            sb.append("steps=").append(steps).append('\n');
-            sb.append("seed=").append(seed).append('\n');
-            if (calibrationFile != null) {
-                sb.append("calibrationBatch=").append(calibrationBatch).append('\n');
-            }
-        }
-        return sb.toString();
+        return text;
     }
 
     /** The selection keys as given, for the "selects no layer" message. */
@@ -327,21 +332,18 @@ final class LoadConfig {
         return v;
     }
 
-    private void notFor(String key, String reason) {
+    private void notFor(String key, Method method, String reason) {
         if (given.containsKey(key) && !partial) {
-            throw invalid(key, "it does not apply to " + METHOD + "=" + method.name().toLowerCase(Locale.ROOT) + ": " + reason);
+            throw invalid(key, "it does not apply to " + METHOD + "=" + method.label() + ": " + reason);
         }
     }
 
-    private int integer(String key, int def, int min, int max) {
-        return Math.toIntExact(longValue(key, def, min, max));
+    private int integer(String key, int min, int max) {
+        return Math.toIntExact(longValue(key, min, max));
     }
 
-    private long longValue(String key, long def, long min, long max) {
+    private long longValue(String key, long min, long max) {
         String v = text(key);
-        if (v == null) {
-            return def;
-        }
         long x;
         try {
             x = Long.parseLong(v);
@@ -375,6 +377,15 @@ final class LoadConfig {
         throw invalid(key, "must be true or false");
     }
 
+    private Method method(String v) {
+        for (Method m : METHODS) {
+            if (m.label().equalsIgnoreCase(v)) {
+                return m;
+            }
+        }
+        throw invalid(METHOD, "must be one of kmeans, rtn, jlcm");
+    }
+
     private <E extends Enum<E>> E choice(String key, String v, Class<E> type) {
         for (E e : type.getEnumConstants()) {
             if (e.name().equalsIgnoreCase(v)) {
@@ -388,9 +399,9 @@ final class LoadConfig {
         throw invalid(key, "must be one of " + String.join(", ", names));
     }
 
-    private Set<String> layers(String v) {
+    private Set<Class<? extends Block>> layers(String v) {
         if (v == null) {
-            return new TreeSet<>(LAYER_NAMES.keySet());
+            return CompressionPlan.SUPPORTED_TYPES;
         }
         Set<String> names = new TreeSet<>();
         for (String part : v.split(",")) {
@@ -408,7 +419,11 @@ final class LoadConfig {
                                 + " conv1d, conv2d, conv3d or all");
             }
         }
-        return names;
+        Set<Class<? extends Block>> types = new LinkedHashSet<>();
+        for (String name : names) {
+            types.add(LAYER_NAMES.get(name));
+        }
+        return types;
     }
 
     private Pattern pattern(String key) {

@@ -1,7 +1,10 @@
 package ai.djl.jlcm.transform;
 
+import ai.djl.jlcm.nn.CodebookBlock;
 import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.jlcm.nn.CodebookWeight;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
 
 /**
  * One layer replaced by a codebook block.
@@ -24,6 +27,21 @@ public record ReplacedLayer(
         CodebookMode mode,
         long storedBits,
         int places) {
+
+    /**
+     * Describes a layer and the codebook block that replaces it.
+     *
+     * @param path the layer's path
+     * @param layer the dense layer
+     * @param replacement its codebook block
+     * @param places how many parents hold the layer
+     * @return the description
+     */
+    public static ReplacedLayer of(String path, Block layer, Block replacement, int places) {
+        CodebookWeight cw = ((CodebookBlock) replacement).getCodebookWeight();
+        return new ReplacedLayer(
+                path, layer.getClass().getSimpleName(), cw.getShape(), cw.getBits(), cw.getGroups(), cw.getMode(), cw.storedBits(), places);
+    }
 
     /**
      * Returns the number of weights.

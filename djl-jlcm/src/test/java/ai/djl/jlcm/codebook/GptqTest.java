@@ -2,6 +2,7 @@ package ai.djl.jlcm.codebook;
 
 import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.nn.CompressedWeight;
+import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.ndarray.types.Shape;
 
 import org.testng.Assert;
@@ -70,6 +71,10 @@ public class GptqTest {
         return num / den;
     }
 
+    private static LayerSettings settings(int bits, CodebookMode mode) {
+        return LayerSettings.defaults().toBuilder().optBits(bits).optGroups(4).optMode(mode).build();
+    }
+
     @Test
     public void theFactorIsTheUpperCholeskyFactorOfTheInverse() {
         float[] w = new float[ROWS * COLS];
@@ -106,9 +111,9 @@ public class GptqTest {
             double[][] x = data(bits, w, h);
             Shape shape = new Shape(ROWS, COLS);
             CompressedWeight[] grids = {
-                new RtnQuantizer().quantize(w, shape, bits),
-                KMeansQuantizer.builder().optGroups(4).optMode(CodebookMode.MULTI).build().quantize(w, shape, bits),
-                KMeansQuantizer.builder().optGroups(4).optMode(CodebookMode.SCALED).build().quantize(w, shape, bits)
+                new RtnQuantizer().quantize(w, shape, settings(bits, CodebookMode.MULTI)),
+                new KMeansQuantizer().quantize(w, shape, settings(bits, CodebookMode.MULTI)),
+                new KMeansQuantizer().quantize(w, shape, settings(bits, CodebookMode.SCALED))
             };
             for (CompressedWeight grid : grids) {
                 CompressedWeight g = Gptq.quantize(w, h, grid, 0.01f);
@@ -123,7 +128,7 @@ public class GptqTest {
     @Test
     public void mismatchedSizesAreRefused() {
         float[] w = new float[ROWS * COLS];
-        CompressedWeight grid = new RtnQuantizer().quantize(w, new Shape(ROWS, COLS), 2);
+        CompressedWeight grid = new RtnQuantizer().quantize(w, new Shape(ROWS, COLS), settings(2, CodebookMode.MULTI));
         IllegalArgumentException e =
                 Assert.expectThrows(IllegalArgumentException.class, () -> Gptq.quantize(w, new double[10], grid, 0.01f));
         Assert.assertTrue(e.getMessage().contains("needs 40² Gram entries"), e.getMessage());
@@ -135,7 +140,7 @@ public class GptqTest {
         double[] h = new double[COLS * COLS];
         data(9, w, h);
         Shape shape = new Shape(ROWS, COLS);
-        CompressedWeight grid = new RtnQuantizer().quantize(w, shape, 2);
+        CompressedWeight grid = new RtnQuantizer().quantize(w, shape, settings(2, CodebookMode.MULTI));
         float[] books = grid.getCodebooks();
         float[] reversed = new float[books.length];
         int k = grid.codewords();

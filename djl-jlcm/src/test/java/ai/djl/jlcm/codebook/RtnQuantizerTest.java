@@ -1,6 +1,7 @@
 package ai.djl.jlcm.codebook;
 
 import ai.djl.jlcm.nn.CompressedWeight;
+import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.ndarray.types.Shape;
 
 import org.testng.Assert;
@@ -45,7 +46,7 @@ public class RtnQuantizerTest {
             w[i] = 0.01f * (float) r.nextGaussian();
         }
         w[7] = 3f;
-        CompressedWeight c = new RtnQuantizer().quantize(w, new Shape(1, cols), 2);
+        CompressedWeight c = new RtnQuantizer().quantize(w, new Shape(1, cols), LayerSettings.defaults().toBuilder().optBits(2).build());
         float[] d = c.decode();
         for (int i = 0; i < cols; i++) {
             if (i != 7) {

@@ -3,8 +3,10 @@ package ai.djl.jlcm.export;
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.inference.Predictor;
-import ai.djl.jlcm.codebook.KMeansQuantizer;
 import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.jlcm.transform.CodebookTransformer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -46,7 +48,7 @@ public class ModelExporterTest {
         model.setBlock(cnn());
         model.getBlock().initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 1, 12, 12));
         CodebookTransformer.builder()
-                .setQuantizer(KMeansQuantizer.builder().optGroups(4).optMode(CodebookMode.SCALED).build())
+                .optPlan(CompressionPlan.of(LayerSettings.builder().optMethod(Method.KMEANS).optGroups(4).optMode(CodebookMode.SCALED).build()))
                 .optBits(3)
                 .build()
                 .transform(model.getBlock());
@@ -107,7 +109,7 @@ public class ModelExporterTest {
                 loaded.setBlock(cnn());
                 loaded.load(root.resolve("dense"), "dense");
                 CodebookTransformer.builder()
-                        .setQuantizer(KMeansQuantizer.builder().build())
+                        .optPlan(CompressionPlan.of(LayerSettings.builder().optMethod(Method.KMEANS).optGroups(1).build()))
                         .optBits(4)
                         .build()
                         .transform(loaded.getBlock());

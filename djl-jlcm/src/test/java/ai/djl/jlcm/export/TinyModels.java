@@ -1,8 +1,10 @@
 package ai.djl.jlcm.export;
 
 import ai.djl.Model;
-import ai.djl.jlcm.codebook.KMeansQuantizer;
 import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.jlcm.transform.CodebookTransformer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -43,7 +45,7 @@ final class TinyModels {
             });
         }
         CodebookTransformer.builder()
-                .setQuantizer(KMeansQuantizer.builder().optGroups(2).optMode(CodebookMode.MULTI).build())
+                .optPlan(CompressionPlan.of(LayerSettings.builder().optMethod(Method.KMEANS).optGroups(2).optMode(CodebookMode.MULTI).build()))
                 .optBits(3)
                 .build()
                 .transform(model.getBlock());

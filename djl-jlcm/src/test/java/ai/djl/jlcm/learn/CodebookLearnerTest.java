@@ -1,6 +1,8 @@
 package ai.djl.jlcm.learn;
 
 import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -43,8 +45,7 @@ public class CodebookLearnerTest {
     }
 
     private LayerResult learn(MappingUpdate mapping, CodebookMode mode, int steps) {
-        LearningConfig config =
-                new LearningConfig(2, 4, mode, mapping, steps, 1e-3f, 1e-3f, 0.02f, 1f, true, 0.5f, 0.01f, 0);
+        LayerSettings config = LayerSettings.defaults().toBuilder().optMethod(Method.JLCM).optBits(2).optGroups(4).optMode(mode).optMapping(mapping).optSteps(steps).optLearningRates(1e-3f, 1e-3f, 0.02f).build();
         NDArray w = manager.create(trained, new Shape(OUT, IN));
         try (LinearReconstruction loss =
                 new LinearReconstruction(manager, w, List.of(inputs), List.of(inputs), 0.01f)) {
@@ -100,8 +101,7 @@ public class CodebookLearnerTest {
     public void chunkedStepsLearnWhatOnePieceStepsLearn() {
         for (MappingUpdate mapping : new MappingUpdate[] {MappingUpdate.PROXIMAL, MappingUpdate.SOFT, MappingUpdate.FROZEN}) {
             for (CodebookMode mode : CodebookMode.values()) {
-                LearningConfig config =
-                        new LearningConfig(2, 4, mode, mapping, 40, 1e-3f, 1e-3f, 0.02f, 1f, true, 0.5f, 0.01f, 0);
+                LayerSettings config = LayerSettings.defaults().toBuilder().optMethod(Method.JLCM).optBits(2).optGroups(4).optMode(mode).optMapping(mapping).optSteps(40).optLearningRates(1e-3f, 1e-3f, 0.02f).build();
                 NDArray w = manager.create(trained, new Shape(OUT, IN));
                 try (LinearReconstruction loss =
                         new LinearReconstruction(manager, w, List.of(inputs), List.of(inputs), 0.01f)) {

@@ -2,6 +2,8 @@ package ai.djl.jlcm.learn;
 
 import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.nn.CompressedWeight;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -12,8 +14,8 @@ import org.testng.annotations.Test;
 
 public class LayerStateTest {
 
-    private static LearningConfig config(MappingUpdate mapping) {
-        return new LearningConfig(1, 1, CodebookMode.MULTI, mapping, 0, 0.05f, 1e-3f, 0.02f, 1f, true, 0.5f, 0.01f, 0);
+    private static LayerSettings config(MappingUpdate mapping) {
+        return LayerSettings.defaults().toBuilder().optMethod(Method.JLCM).optBits(1).optGroups(1).optMode(CodebookMode.MULTI).optMapping(mapping).optSteps(0).optLearningRates(0.05f, 1e-3f, 0.02f).build();
     }
 
     /**
@@ -81,9 +83,8 @@ public class LayerStateTest {
                 m.getEngine().setRandomSeed(5);
                 float[] weight = m.randomNormal(shape).toFloatArray();
                 NDArray target = m.randomNormal(shape).mul(0.5f);
-                LearningConfig config =
-                        new LearningConfig(2, 3, CodebookMode.MULTI, mapping, 0, 0.05f, 1e-3f, 0.05f, 1f, true, 0.5f, 0.01f, 0);
-                CompressedWeight init = new CodebookLearner(config).initialize(weight, shape, null);
+                LayerSettings config = LayerSettings.defaults().toBuilder().optMethod(Method.JLCM).optBits(2).optGroups(3).optMode(CodebookMode.MULTI).optMapping(mapping).optSteps(0).optLearningRates(0.05f, 1e-3f, 0.05f).build();
+                CompressedWeight init = CodebookLearner.initialize(config, weight, shape, null);
                 LayerState whole = new LayerState(m, init, weight, config, Long.MAX_VALUE);
                 LayerState chunked = new LayerState(m, init, weight, config, 4 * 11);
                 for (int step = 0; step < 30; step++) {

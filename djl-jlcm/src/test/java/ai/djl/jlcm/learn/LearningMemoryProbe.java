@@ -2,6 +2,8 @@ package ai.djl.jlcm.learn;
 
 import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.pipeline.ResidentMemory;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -38,8 +40,7 @@ public final class LearningMemoryProbe {
             NDArray x = m.randomNormal(new Shape(4096, cols));
             float[] weight = w.toFloatArray();
             System.out.printf(Locale.ROOT, "data: peak %.0f MB%n", ResidentMemory.peakBytes() / 1e6);
-            LearningConfig config =
-                    new LearningConfig(3, 16, CodebookMode.MULTI, MappingUpdate.PROXIMAL, steps, 1e-3f, 1e-3f, 0.02f, 1f, true, 0.5f, 0.01f, 0);
+            LayerSettings config = LayerSettings.defaults().toBuilder().optMethod(Method.JLCM).optBits(3).optGroups(16).optMode(CodebookMode.MULTI).optMapping(MappingUpdate.PROXIMAL).optSteps(steps).optLearningRates(1e-3f, 1e-3f, 0.02f).build();
             long start = System.nanoTime();
             try (LinearReconstruction loss = new LinearReconstruction(m, w, List.of(x), List.of(x), 0.01f)) {
                 System.out.printf(Locale.ROOT, "loss built: peak %.0f MB%n", ResidentMemory.peakBytes() / 1e6);

@@ -2,9 +2,14 @@ package ai.djl.jlcm.learn;
 
 import ai.djl.Model;
 import ai.djl.jlcm.Jlcm;
+import ai.djl.jlcm.export.Manifest;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.nn.CodebookConvolution;
 import ai.djl.jlcm.nn.CodebookLinear;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
+import ai.djl.jlcm.transform.ReplacedLayer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -26,7 +31,9 @@ import org.testng.annotations.Test;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 public class SequentialCompressorTest {
 
@@ -129,6 +136,37 @@ public class SequentialCompressorTest {
         }
     }
 
+    /** Per-type and per-path settings of a plan reach the exported manifest, a data-free method included. */
+    @Test
+    public void aPlansPerPathBitsAndMethodsReachTheManifest() throws Exception {
+        Path dir = Files.createTempDirectory("jlcm-plan").resolve("model");
+        try (Model model = Model.newInstance("plan", "PyTorch")) {
+            SequentialBlock net = net();
+            model.setBlock(net);
+            net.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 1, 12, 12));
+            CompressionPlan plan =
+                    CompressionPlan.builder()
+                            .optDefaults(LayerSettings.builder().optBits(2).optGroups(2).optSteps(3).build())
+                            .optForType(Conv2d.class, LayerSettings.builder().optBits(3).build())
+                            .optForPath("^06Linear$", LayerSettings.builder().optMethod(Method.RTN).optBits(5).build())
+                            .build();
+            JlcmReport report = Jlcm.builder().optPlan(plan).build().compress(model, calibration(model.getNDManager()));
+            Assert.assertEquals(report.layers().stream().map(LayerReport::path).toList(), List.of("01Conv2d", "04Linear"));
+            Assert.assertEquals(report.dataFree().stream().map(ReplacedLayer::path).toList(), List.of("06Linear"));
+            Assert.assertEquals(report.layerCount(), 3);
+            ModelExporter.builder().build().export(model, dir);
+        }
+        Map<String, Manifest.Layer> layers = new HashMap<>();
+        for (Manifest.Layer l : Manifest.read(dir.resolve(Manifest.FILE_NAME)).layers()) {
+            layers.put(l.path(), l);
+        }
+        Assert.assertEquals(layers.get("01Conv2d").bits(), 3);
+        Assert.assertEquals(layers.get("01Conv2d").groups(), 2);
+        Assert.assertEquals(layers.get("04Linear").bits(), 2);
+        Assert.assertEquals(layers.get("06Linear").bits(), 5);
+        Assert.assertEquals(layers.get("06Linear").groups(), 10, "RTN: one codebook per output channel");
+    }
+
     @Test
     public void emptyCalibrationOrSelectionIsAnError() {
         try (Model model = Model.newInstance("seq", "PyTorch")) {
@@ -142,7 +180,7 @@ public class SequentialCompressorTest {
             e =
                     Assert.expectThrows(
                             IllegalArgumentException.class,
-                            () -> Jlcm.builder().optPathFilter(p -> false).build()
+                            () -> Jlcm.builder().optPlan(CompressionPlan.of(LayerSettings.builder().optSkip(true).build())).build()
                                     .compress(model, calibration(model.getNDManager())));
             Assert.assertTrue(e.getMessage().contains("matches no layer"), e.getMessage());
             Assert.assertEquals(model.getBlock().getChildren().valueAt(0).getClass(), Conv2d.class);

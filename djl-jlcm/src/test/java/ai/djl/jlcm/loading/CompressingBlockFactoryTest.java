@@ -2,7 +2,6 @@ package ai.djl.jlcm.loading;
 
 import ai.djl.Model;
 import ai.djl.inference.Predictor;
-import ai.djl.jlcm.codebook.KMeansQuantizer;
 import ai.djl.jlcm.export.Digests;
 import ai.djl.jlcm.export.JlcmBlockFactory;
 import ai.djl.jlcm.export.Manifest;
@@ -10,6 +9,9 @@ import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.nn.CodebookBlock;
 import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.nn.MemoryMode;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.jlcm.transform.BlockTree;
 import ai.djl.jlcm.transform.CodebookTransformer;
 import ai.djl.ndarray.NDArray;
@@ -88,7 +90,7 @@ public class CompressingBlockFactoryTest {
     private float[] reference(Path dir, int bits, int groups, CodebookMode mode) throws Exception {
         try (ZooModel<NDList, NDList> model = load(dir, Map.of("blockFactory", FACTORY))) {
             CodebookTransformer.builder()
-                    .setQuantizer(KMeansQuantizer.builder().optGroups(groups).optMode(mode).build())
+                    .optPlan(CompressionPlan.of(LayerSettings.builder().optMethod(Method.KMEANS).optGroups(groups).optMode(mode).build()))
                     .optBits(bits)
                     .build()
                     .transform(model.getBlock());
@@ -135,6 +137,24 @@ public class CompressingBlockFactoryTest {
     private static String loadError(Path dir, Map<String, ?> arguments) {
         Exception e = Assert.expectThrows(Exception.class, () -> load(dir, arguments).close());
         return messages(e);
+    }
+
+    /** A plan given to the builder reaches the loaded model and its cache entry: per-path bits over the keys'. */
+    @Test
+    public void aBuilderPlanSetsPerPathBits() throws Exception {
+        Path cache = root.resolve("cache-plan");
+        CompressionPlan plan =
+                CompressionPlan.builder().optForPath("^06Linear$", LayerSettings.builder().optBits(6).build()).build();
+        CompressingBlockFactory factory = CompressingBlockFactory.builder().optBits(2).optPlan(plan).optCacheDir(cache).build();
+        try (ZooModel<NDList, NDList> model = load(floatDir, Map.of("blockFactory", factory))) {
+            Map<String, Block> blocks = BlockTree.of(model.getBlock()).blocks();
+            Assert.assertEquals(((CodebookBlock) blocks.get("01Conv2d")).getCodebookWeight().getBits(), 2);
+            Assert.assertEquals(((CodebookBlock) blocks.get("04Linear")).getCodebookWeight().getBits(), 2);
+            Assert.assertEquals(((CodebookBlock) blocks.get("06Linear")).getCodebookWeight().getBits(), 6);
+        }
+        java.util.Properties recorded = new java.util.Properties();
+        recorded.load(new java.io.StringReader(Files.readString(entries(cache).get(0).resolve("serving.properties"))));
+        Assert.assertTrue(recorded.getProperty("jlcm.cache.plan").contains("path /^06Linear$/: bits=6"), recorded.toString());
     }
 
     @Test
@@ -413,12 +433,12 @@ public class CompressingBlockFactoryTest {
         }
         Assert.assertEquals(entries(cache).size(), 1);
         String record = Files.readString(entries(cache).get(0).resolve("serving.properties"));
-        Assert.assertTrue(record.contains("jlcm.cache.config.method=jlcm"), record);
-        // every learning setting and the code itself are in the key, not only the jlcm.* keys
+        // the whole plan (every learning setting) and the code itself are in the key, not only the jlcm.* keys
         java.util.Properties recorded = new java.util.Properties();
         recorded.load(new java.io.StringReader(record));
-        String learning = recorded.getProperty("jlcm.cache.learning");
-        Assert.assertTrue(learning.contains("mapping=PROXIMAL") && learning.contains("dampening=0.01"), learning);
+        String learning = recorded.getProperty("jlcm.cache.plan");
+        Assert.assertTrue(learning.contains("method=jlcm"), learning);
+        Assert.assertTrue(learning.contains("mapping=proximal") && learning.contains("dampening=0.01"), learning);
         Assert.assertTrue(recorded.getProperty("jlcm.cache.library").matches("\\S+ sha256:[0-9a-f]{64}"), record);
 
         // the same from serving.properties, with the inputs in an NDList file of the model directory
@@ -497,7 +517,7 @@ public class CompressingBlockFactoryTest {
         try (Model model = Model.newInstance("tiny", "PyTorch")) {
             model.setBlock(TinyCnn.block());
             model.getBlock().initialize(model.getNDManager(), ai.djl.ndarray.types.DataType.FLOAT32, TinyCnn.INPUT);
-            CodebookTransformer.builder().setQuantizer(KMeansQuantizer.builder().build()).build().transform(model.getBlock());
+            CodebookTransformer.builder().optPlan(CompressionPlan.of(LayerSettings.builder().optMethod(Method.KMEANS).optGroups(1).build())).build().transform(model.getBlock());
             ModelExporter.builder().build().export(model, compressed);
         }
         m = loadError(compressed, Map.of("blockFactory", CompressingBlockFactory.builder().optCacheDir(cache).build()));

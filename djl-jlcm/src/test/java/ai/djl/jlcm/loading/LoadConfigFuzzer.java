@@ -44,7 +44,7 @@ public final class LoadConfigFuzzer {
             }
         }
         boolean calibration = data.length > 0 && (data[0] & 1) != 0;
-        check(values, () -> LoadConfig.parse(values, calibration, key -> "serving.properties", Paths.get("model")));
+        check(values, () -> LoadConfig.parse(values, null, calibration, key -> "serving.properties", Paths.get("model")));
         check(values, () -> LoadConfig.checkValues(values, calibration, key -> "builder"));
     }
 

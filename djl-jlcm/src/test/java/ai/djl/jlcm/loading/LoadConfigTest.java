@@ -1,9 +1,13 @@
 package ai.djl.jlcm.loading;
 
-import ai.djl.jlcm.loading.CompressingBlockFactory.Method;
 import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.nn.MemoryMode;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
+import ai.djl.nn.convolutional.Conv1d;
 import ai.djl.nn.convolutional.Conv2d;
+import ai.djl.nn.convolutional.Conv3d;
 import ai.djl.nn.core.Linear;
 
 import org.testng.Assert;
@@ -18,35 +22,40 @@ import java.util.Set;
 public class LoadConfigTest {
 
     private static LoadConfig parse(Map<String, String> values) {
-        return LoadConfig.parse(values, false, key -> "in test.properties", Paths.get("model-dir"));
+        return LoadConfig.parse(values, null, false, key -> "in test.properties", Paths.get("model-dir"));
     }
 
     private static String error(Map<String, String> values, boolean calibration) {
+        return error(values, null, calibration);
+    }
+
+    private static String error(Map<String, String> values, CompressionPlan plan, boolean calibration) {
         IllegalArgumentException e =
                 Assert.expectThrows(
                         IllegalArgumentException.class,
-                        () -> LoadConfig.parse(values, calibration, key -> "in test.properties", Paths.get("m")));
+                        () -> LoadConfig.parse(values, plan, calibration, key -> "in test.properties", Paths.get("m")));
         return e.getMessage();
     }
 
     @Test
     public void defaultsAreDataFreeKMeansAtFourBits() {
         LoadConfig c = parse(Map.of("jlcm.cacheDir", "cache/x", "engine", "PyTorch"));
-        Assert.assertEquals(c.method, Method.KMEANS);
-        Assert.assertEquals(c.bits, 4);
-        Assert.assertEquals(c.groups, 4);
-        Assert.assertEquals(c.mode, CodebookMode.MULTI);
-        Assert.assertEquals(c.layerNames, Set.of("linear", "conv1d", "conv2d", "conv3d"));
+        LayerSettings d = c.plan.resolvedDefaults();
+        Assert.assertEquals(d.getMethod(), Method.KMEANS);
+        Assert.assertEquals(d.getBits(), 4);
+        Assert.assertEquals(d.getGroups(), 4);
+        Assert.assertEquals(d.getMode(), CodebookMode.MULTI);
+        Assert.assertEquals(c.plan.getLayerTypes(), Set.of(Linear.class, Conv1d.class, Conv2d.class, Conv3d.class));
         Assert.assertTrue(c.cacheEnabled);
         Assert.assertEquals(c.memoryMode, MemoryMode.PACKED);
-        Assert.assertTrue(c.pathFilter().test("05Linear"));
+        Assert.assertFalse(c.plan.resolve("05Linear", Linear.builder().setUnits(1).build()).isSkip());
     }
 
     @Test
     public void calibrationSelectsJlcm() {
-        LoadConfig c = LoadConfig.parse(Map.of("jlcm.steps", "3"), true, k -> "x", null);
-        Assert.assertEquals(c.method, Method.JLCM);
-        Assert.assertEquals(c.steps, 3);
+        LoadConfig c = LoadConfig.parse(Map.of("jlcm.steps", "3"), null, true, k -> "x", null);
+        Assert.assertEquals(c.plan.resolvedDefaults().getMethod(), Method.JLCM);
+        Assert.assertEquals(c.plan.resolvedDefaults().getSteps(), 3);
         Assert.assertTrue(c.canonical().contains("steps=3"));
     }
 
@@ -62,13 +71,14 @@ public class LoadConfigTest {
         v.put("jlcm.cacheDir", "cache");
         v.put("jlcm.memoryMode", "FP16");
         LoadConfig c = parse(v);
-        Assert.assertEquals(c.bits, 2);
-        Assert.assertEquals(c.groups, 8);
-        Assert.assertEquals(c.mode, CodebookMode.SCALED);
-        Assert.assertEquals(c.layerTypes(), Set.of(Linear.class, Conv2d.class));
-        Assert.assertFalse(c.pathFilter().test("01SequentialBlock/07Linear"));
-        Assert.assertTrue(c.pathFilter().test("05Linear"));
-        Assert.assertEquals(c.minWeights, 100);
+        Linear layer = Linear.builder().setUnits(1).build();
+        Assert.assertEquals(c.plan.resolvedDefaults().getBits(), 2);
+        Assert.assertEquals(c.plan.resolvedDefaults().getGroups(), 8);
+        Assert.assertEquals(c.plan.resolvedDefaults().getMode(), CodebookMode.SCALED);
+        Assert.assertEquals(c.plan.getLayerTypes(), Set.of(Linear.class, Conv2d.class));
+        Assert.assertTrue(c.plan.resolve("01SequentialBlock/07Linear", layer).isSkip());
+        Assert.assertFalse(c.plan.resolve("05Linear", layer).isSkip());
+        Assert.assertEquals(c.plan.resolvedDefaults().getMinWeights(), 100);
         Assert.assertEquals(c.cacheDir, Paths.get("model-dir", "cache"), "relative to the model directory");
         Assert.assertEquals(c.memoryMode, MemoryMode.CACHE_FP16);
     }
@@ -153,5 +163,57 @@ public class LoadConfigTest {
         LoadConfig b = parse(Map.of("jlcm.bits", "3", "jlcm.cacheDir", "b"));
         Assert.assertEquals(a.canonical(), b.canonical());
         Assert.assertNotEquals(parse(Map.of("jlcm.bits", "2")).canonical(), b.canonical());
+    }
+
+    /** The jlcm.* keys parse into the plan one would build in Java. */
+    @Test
+    public void keysParseIntoTheSamePlan() {
+        Map<String, String> v = new HashMap<>();
+        v.put("jlcm.bits", "2");
+        v.put("jlcm.groups", "8");
+        v.put("jlcm.mode", "scaled");
+        v.put("jlcm.layers", "linear");
+        v.put("jlcm.include", "Linear");
+        v.put("jlcm.exclude", "06");
+        v.put("jlcm.minWeights", "100");
+        CompressionPlan expected =
+                CompressionPlan.builder()
+                        .optDefaults(
+                                LayerSettings.builder()
+                                        .optMethod(Method.KMEANS)
+                                        .optBits(2)
+                                        .optGroups(8)
+                                        .optMode(CodebookMode.SCALED)
+                                        .optMinWeights(100)
+                                        .optSkip(true)
+                                        .build())
+                        .optLayerTypes(Set.of(Linear.class))
+                        .optForPath("Linear", LayerSettings.builder().optSkip(false).build())
+                        .optForPath("06", LayerSettings.builder().optSkip(true).build())
+                        .build();
+        Assert.assertEquals(parse(v).plan, expected);
+        LoadConfig jlcm = LoadConfig.parse(Map.of("jlcm.steps", "30", "jlcm.seed", "7"), null, true, k -> "x", null);
+        Assert.assertEquals(
+                jlcm.plan, CompressionPlan.of(LayerSettings.builder().optMethod(Method.JLCM).optSteps(30).optSeed(7).build()));
+    }
+
+    /** A builder's plan applies over the keys, and a changed plan changes the cache key. */
+    @Test
+    public void aBuilderPlanWinsOverTheKeysAndEnterTheKey() {
+        CompressionPlan head =
+                CompressionPlan.builder().optForPath("^06Linear$", LayerSettings.builder().optBits(5).build()).build();
+        LoadConfig c = LoadConfig.parse(Map.of("jlcm.bits", "2"), head, false, k -> "x", null);
+        Linear layer = Linear.builder().setUnits(1).build();
+        Assert.assertEquals(c.plan.resolve("04Linear", layer).getBits(), 2);
+        Assert.assertEquals(c.plan.resolve("06Linear", layer).getBits(), 5);
+        String keysOnly = parse(Map.of("jlcm.bits", "2")).canonical();
+        Assert.assertNotEquals(c.canonical(), keysOnly);
+        CompressionPlan learned = CompressionPlan.of(LayerSettings.builder().optMethod(Method.JLCM).optLearningRates(1e-3f, 1e-3f, 0.05f).build());
+        Assert.assertNotEquals(
+                LoadConfig.parse(Map.of(), learned, true, k -> "x", null).canonical(),
+                LoadConfig.parse(Map.of(), null, true, k -> "x", null).canonical(),
+                "every learning setting is in the key");
+        String m = error(Map.of(), CompressionPlan.of(LayerSettings.builder().optMethod(Method.JLCM).build()), false);
+        Assert.assertTrue(m.contains("optPlan") && m.contains("calibration"), m);
     }
 }

@@ -1,9 +1,10 @@
 package ai.djl.jlcm.transform;
 
-import ai.djl.jlcm.codebook.KMeansQuantizer;
-import ai.djl.jlcm.codebook.RtnQuantizer;
 import ai.djl.jlcm.nn.CodebookConvolution;
 import ai.djl.jlcm.nn.CodebookLinear;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -96,7 +97,7 @@ public class CodebookTransformerTest {
 
             TransformReport report =
                     CodebookTransformer.builder()
-                            .setQuantizer(KMeansQuantizer.builder().build())
+                            .optPlan(CompressionPlan.of(LayerSettings.builder().optMethod(Method.KMEANS).optGroups(1).build()))
                             .optBits(8)
                             .build()
                             .transform(net);
@@ -135,12 +136,13 @@ public class CodebookTransformerTest {
             net.initialize(m, DataType.FLOAT32, new Shape(2, 1, 5, 5));
             TransformReport report =
                     CodebookTransformer.builder()
-                            .setQuantizer(new RtnQuantizer())
-                            .optBits(4)
-                            .optLayerTypes(Set.of(Linear.class))
-                            .optPathFilter(p -> !p.startsWith("06"))
-                            .optMinWeights(64)
-                            .optLayerBits("05Linear", 2)
+                            .optPlan(
+                                    CompressionPlan.builder()
+                                            .optDefaults(LayerSettings.builder().optMethod(Method.RTN).optBits(4).optMinWeights(64).build())
+                                            .optLayerTypes(Set.of(Linear.class))
+                                            .optForPath("^06", LayerSettings.builder().optSkip(true).build())
+                                            .optForPath("^05Linear$", LayerSettings.builder().optBits(2).build())
+                                            .build())
                             .build()
                             .transform(net);
             // the shared linear is first met inside 06…, so the filter leaves it dense too
@@ -162,7 +164,7 @@ public class CodebookTransformerTest {
             NDArray w = net.getChildren().valueAt(6).getDirectParameters().get("weight").getArray();
             w.set(new ai.djl.ndarray.index.NDIndex("0, 0"), Float.NaN);
             CodebookTransformer t =
-                    CodebookTransformer.builder().setQuantizer(new RtnQuantizer()).optBits(3).build();
+                    CodebookTransformer.builder().optPlan(CompressionPlan.of(LayerSettings.builder().optMethod(Method.RTN).build())).optBits(3).build();
             IllegalArgumentException e = Assert.expectThrows(IllegalArgumentException.class, () -> t.transform(net));
             Assert.assertTrue(e.getMessage().contains("01FieldParent/04shared"), e.getMessage());
             Assert.assertTrue(e.getMessage().contains("NaN"), e.getMessage());
@@ -175,23 +177,20 @@ public class CodebookTransformerTest {
     @Test
     public void uninitializedBlocksAndBadSettingsAreRejected() {
         SequentialBlock net = network(Linear.builder().setUnits(8).build());
-        CodebookTransformer t = CodebookTransformer.builder().setQuantizer(new RtnQuantizer()).build();
+        CodebookTransformer t = CodebookTransformer.builder().optPlan(CompressionPlan.of(LayerSettings.builder().optMethod(Method.RTN).build())).build();
         IllegalArgumentException e = Assert.expectThrows(IllegalArgumentException.class, () -> t.transform(net));
         Assert.assertTrue(e.getMessage().contains("not initialized"), e.getMessage());
         Assert.expectThrows(
                 IllegalArgumentException.class,
-                () -> CodebookTransformer.builder().setQuantizer(new RtnQuantizer()).optBits(0).build());
+                () -> CodebookTransformer.builder().optPlan(CompressionPlan.of(LayerSettings.builder().optMethod(Method.RTN).build())).optBits(0).build());
         Assert.expectThrows(
                 IllegalArgumentException.class,
-                () -> CodebookTransformer.builder().setQuantizer(new RtnQuantizer()).optBits(9).build());
+                () -> CodebookTransformer.builder().optPlan(CompressionPlan.of(LayerSettings.builder().optMethod(Method.RTN).build())).optBits(9).build());
         e =
                 Assert.expectThrows(
                         IllegalArgumentException.class,
                         () ->
-                                CodebookTransformer.builder()
-                                        .setQuantizer(new RtnQuantizer())
-                                        .optLayerTypes(Set.of(BatchNorm.class))
-                                        .build());
+                                CompressionPlan.builder().optLayerTypes(Set.of(BatchNorm.class)).build());
         Assert.assertTrue(e.getMessage().contains("BatchNorm"), e.getMessage());
     }
 }

@@ -1,12 +1,14 @@
 package ai.djl.jlcm.it;
 
 import ai.djl.inference.Predictor;
-import ai.djl.jlcm.codebook.KMeansQuantizer;
 import ai.djl.jlcm.export.JlcmBlockFactory;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.loading.CompressingBlockFactory;
 import ai.djl.jlcm.nn.CodebookBlock;
 import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.jlcm.transform.BlockTree;
 import ai.djl.jlcm.transform.CodebookTransformer;
 import ai.djl.modality.Input;
@@ -89,7 +91,7 @@ public class ServingLoadTest {
                         .build()
                         .loadModel()) {
             CodebookTransformer.builder()
-                    .setQuantizer(KMeansQuantizer.builder().optGroups(4).optMode(CodebookMode.MULTI).build())
+                    .optPlan(CompressionPlan.of(LayerSettings.builder().optMethod(Method.KMEANS).optGroups(4).optMode(CodebookMode.MULTI).build()))
                     .optBits(4)
                     .build()
                     .transform(model.getBlock());

@@ -3,8 +3,10 @@ package ai.djl.jlcm.it;
 import ai.djl.basicmodelzoo.cv.classification.MobileNetV1;
 import ai.djl.basicmodelzoo.cv.classification.MobileNetV2;
 import ai.djl.basicmodelzoo.cv.classification.ResNetV1;
-import ai.djl.jlcm.codebook.KMeansQuantizer;
 import ai.djl.jlcm.nn.CodebookBlock;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.jlcm.transform.BlockTree;
 import ai.djl.jlcm.transform.CodebookTransformer;
 import ai.djl.jlcm.transform.TransformReport;
@@ -101,7 +103,7 @@ public class ZooBlocksTest {
         float[] before = forward(block, input, m);
         TransformReport report =
                 CodebookTransformer.builder()
-                        .setQuantizer(KMeansQuantizer.builder().build())
+                        .optPlan(CompressionPlan.of(LayerSettings.builder().optMethod(Method.KMEANS).optGroups(1).build()))
                         .optBits(BITS)
                         .build()
                         .transform(block);

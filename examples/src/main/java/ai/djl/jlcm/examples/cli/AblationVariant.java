@@ -1,5 +1,10 @@
 package ai.djl.jlcm.examples.cli;
 
+import ai.djl.jlcm.learn.MappingUpdate;
+import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
+
 import java.util.Locale;
 
 /**
@@ -35,6 +40,30 @@ record AblationVariant(String method, String mode, Integer groups, String mappin
         if (groups != null && groups < 1) {
             throw new IllegalArgumentException("groups must be positive, got " + groups);
         }
+    }
+
+    /**
+     * Returns the variant's settings, the defaults of its compression plan.
+     *
+     * @param steps JLCM's learning steps per layer
+     * @return the settings
+     */
+    LayerSettings settings(int steps) {
+        LayerSettings.Builder s =
+                LayerSettings.builder()
+                        .optMethod(RTN.equals(method) ? Method.RTN : JLCM.equals(method) ? Method.JLCM : Method.KMEANS)
+                        .optBits(bits)
+                        .optSteps(steps);
+        if (groups != null) {
+            s.optGroups(groups);
+        }
+        if (mode != null) {
+            s.optMode(CodebookMode.valueOf(mode.toUpperCase(Locale.ROOT)));
+        }
+        if (mapping != null) {
+            s.optMapping(MappingUpdate.valueOf(mapping.toUpperCase(Locale.ROOT)));
+        }
+        return s.build();
     }
 
     /** A short description for logs, for example {@code 2 bits JLCM multi G=4 proximal}. */

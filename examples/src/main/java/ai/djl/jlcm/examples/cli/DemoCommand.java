@@ -2,19 +2,19 @@ package ai.djl.jlcm.examples.cli;
 
 import ai.djl.Model;
 import ai.djl.jlcm.Jlcm;
-import ai.djl.jlcm.learn.JlcmReport;
-import ai.djl.jlcm.learn.MappingUpdate;
-import ai.djl.ndarray.NDManager;
-import ai.djl.jlcm.export.ModelDirectory;
-import ai.djl.jlcm.export.ModelExporter;
-import ai.djl.jlcm.export.ModelSize;
-import ai.djl.jlcm.nn.CodebookMode;
-import ai.djl.jlcm.transform.CodebookTransformer;
-import ai.djl.jlcm.transform.TransformReport;
 import ai.djl.jlcm.examples.data.MnistData;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
 import ai.djl.jlcm.examples.mnist.MnistTraining;
+import ai.djl.jlcm.export.ModelDirectory;
+import ai.djl.jlcm.export.ModelExporter;
+import ai.djl.jlcm.export.ModelSize;
+import ai.djl.jlcm.learn.MappingUpdate;
+import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
 import ai.djl.repository.zoo.ZooModel;
 
 import com.google.gson.JsonObject;
@@ -188,33 +188,29 @@ final class DemoCommand implements Callable<Integer> {
 
     /** Compresses the model in place with the chosen method; returns the number of layers. */
     private int compress(Model model, MnistData data) {
-        if (method != Method.JLCM) {
-            TransformReport report =
-                    CodebookTransformer.builder()
-                            .setQuantizer(method.quantizer(groups, mode))
-                            .optBits(bits)
-                            .build()
-                            .transform(model.getBlock());
-            return report.layers().size();
-        }
+        CompressionPlan plan =
+                CompressionPlan.of(
+                        LayerSettings.builder()
+                                .optMethod(method)
+                                .optBits(bits)
+                                .optGroups(groups)
+                                .optMode(mode)
+                                .optMapping(mapping)
+                                .optSteps(steps)
+                                .optLearningRates(1e-3f, 1e-3f, latentRate)
+                                .optEdgePhi(edgePhi)
+                                .optPhiOnStep(!phiOnGradient)
+                                .build());
         try (NDManager m = model.getNDManager().newSubManager()) {
             List<NDList> calibration =
-                    Calibration.batches(data, m, Math.min(calibrationSamples, data.trainSize()));
-            JlcmReport report =
-                    Jlcm.builder()
-                            .optBits(bits)
-                            .optGroups(groups)
-                            .optMode(mode)
-                            .optMapping(mapping)
-                            .optSteps(steps)
-                            .optLearningRates(1e-3f, 1e-3f, latentRate)
-                            .optEdgePhi(edgePhi)
-                            .optPhiOnStep(!phiOnGradient)
-                            .optReconstructionUnits(endToEnd ? String::isEmpty : p -> false)
-                            .optDeterministic(deterministic)
-                            .build()
-                            .compress(model, calibration);
-            return report.layers().size();
+                    plan.usesCalibration() ? Calibration.batches(data, m, Math.min(calibrationSamples, data.trainSize())) : List.of();
+            return Jlcm.builder()
+                    .optPlan(plan)
+                    .optReconstructionUnits(endToEnd ? String::isEmpty : p -> false)
+                    .optDeterministic(deterministic)
+                    .build()
+                    .compress(model, calibration)
+                    .layerCount();
         }
     }
 

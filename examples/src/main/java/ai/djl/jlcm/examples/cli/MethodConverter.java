@@ -1,5 +1,7 @@
 package ai.djl.jlcm.examples.cli;
 
+import ai.djl.jlcm.plan.Method;
+
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
 
@@ -8,13 +10,16 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 
-/** Parses {@code --method} case-insensitively with a one-line error listing the choices. */
+/** Parses {@code --method} (rtn, kmeans or jlcm) case-insensitively with a one-line error listing the choices. */
 final class MethodConverter implements ITypeConverter<Method> {
+
+    /** The methods the MNIST commands offer. */
+    static final List<Method> METHODS = List.of(Method.RTN, Method.KMEANS, Method.JLCM);
 
     /** {@inheritDoc} */
     @Override
     public Method convert(String value) {
-        for (Method m : Method.values()) {
+        for (Method m : METHODS) {
             if (m.label().equals(value.toLowerCase(Locale.ROOT))) {
                 return m;
             }
@@ -28,7 +33,7 @@ final class MethodConverter implements ITypeConverter<Method> {
         @Override
         public Iterator<String> iterator() {
             List<String> names = new ArrayList<>();
-            for (Method m : Method.values()) {
+            for (Method m : METHODS) {
                 names.add(m.label());
             }
             return names.iterator();

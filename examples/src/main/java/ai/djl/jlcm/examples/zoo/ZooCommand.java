@@ -2,9 +2,6 @@ package ai.djl.jlcm.examples.zoo;
 
 import ai.djl.Model;
 import ai.djl.jlcm.Jlcm;
-import ai.djl.jlcm.codebook.KMeansQuantizer;
-import ai.djl.jlcm.codebook.RtnQuantizer;
-import ai.djl.jlcm.codebook.WeightQuantizer;
 import ai.djl.jlcm.examples.cli.ModelDirectories;
 import ai.djl.jlcm.examples.data.MnistData;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
@@ -15,7 +12,9 @@ import ai.djl.jlcm.export.ModelSize;
 import ai.djl.jlcm.learn.BatchNormStatistics;
 import ai.djl.jlcm.learn.MappingUpdate;
 import ai.djl.jlcm.nn.CodebookMode;
-import ai.djl.jlcm.transform.CodebookTransformer;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -243,34 +242,28 @@ public final class ZooCommand implements Callable<Integer> {
             }
             return;
         }
-        if ("JLCM".equals(method)) {
-            try (NDManager m = model.getNDManager().newSubManager()) {
-                Jlcm.builder()
-                        .optBits(b)
-                        .optGroups(GROUPS)
-                        .optMode(CodebookMode.MULTI)
-                        .optMapping(MappingUpdate.PROXIMAL)
-                        .optSteps(STEPS)
-                        .build()
-                        .compress(model, calibration(data, m));
-            }
-            return;
-        }
-        WeightQuantizer q;
+        LayerSettings.Builder settings =
+                LayerSettings.builder().optBits(b).optGroups(GROUPS).optMode(CodebookMode.MULTI).optMapping(MappingUpdate.PROXIMAL).optSteps(STEPS);
         switch (method) {
+            case "JLCM":
+                settings.optMethod(Method.JLCM);
+                break;
             case "RTN":
-                q = new RtnQuantizer();
+                settings.optMethod(Method.RTN);
                 break;
             case "KMEANS-1":
-                q = KMeansQuantizer.builder().optGroups(1).optMode(CodebookMode.MULTI).build();
+                settings.optMethod(Method.KMEANS).optGroups(1);
                 break;
             case "KMEANS-GROUPED":
-                q = KMeansQuantizer.builder().optGroups(GROUPS).optMode(CodebookMode.MULTI).build();
+                settings.optMethod(Method.KMEANS);
                 break;
             default:
                 throw new IllegalArgumentException("unknown method " + method);
         }
-        CodebookTransformer.builder().setQuantizer(q).optBits(b).build().transform(model.getBlock());
+        CompressionPlan plan = CompressionPlan.of(settings.build());
+        try (NDManager m = model.getNDManager().newSubManager()) {
+            Jlcm.builder().optPlan(plan).build().compress(model, plan.usesCalibration() ? calibration(data, m) : List.of());
+        }
     }
 
     /**

@@ -106,8 +106,8 @@ public class BertCompressCommandTest {
             // 6 per encoder layer, pooler, MLM transform, tied word table
             Assert.assertEquals(linears.size(), 6 * TinyBert.CONFIG.layers() + 3);
             Assert.assertTrue(linears.contains("embeddings/word_embeddings"), linears.toString());
-            int n = BertCompressCommand.compressDataFree(
-                    model, 4, BertCompressCommand.quantizer("kmeans", 1), p -> true);
+            BertCompressCommand kmeans = new BertCompressCommand();
+            int n = BertCompressCommand.compress(model, kmeans.plan(), List.of(), true).layerCount();
             Assert.assertEquals(n, linears.size());
             Assert.assertTrue(linearPaths(model.getBlock()).isEmpty());
             compressedLogits = logits(model.getBlock(), model.getNDManager(), ids);

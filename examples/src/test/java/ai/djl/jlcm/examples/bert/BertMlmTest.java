@@ -1,13 +1,16 @@
 package ai.djl.jlcm.examples.bert;
 
 import ai.djl.Model;
-import ai.djl.jlcm.codebook.KMeansQuantizer;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.nn.CodebookBlock;
 import ai.djl.jlcm.nn.MemoryMode;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.jlcm.transform.BlockTree;
 import ai.djl.jlcm.transform.CodebookTransformer;
+import ai.djl.jlcm.transform.ReplacedLayer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -20,8 +23,8 @@ import ai.djl.nn.norm.LayerNorm;
 import ai.djl.nn.transformer.IdEmbedding;
 import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ZooModel;
-import ai.djl.translate.NoopTranslator;
 import ai.djl.training.ParameterStore;
+import ai.djl.translate.NoopTranslator;
 
 import java.util.List;
 import org.testng.Assert;
@@ -267,9 +270,12 @@ public class BertMlmTest {
             int[][] ids = ids(2, 9, 40, 11);
             float[] dense = model.getBlock().forward(new ParameterStore(m, false), inputs(m, ids), false).head().toFloatArray();
             CodebookTransformer.builder()
-                    .setQuantizer(KMeansQuantizer.builder().build())
+                    .optPlan(
+                            CompressionPlan.builder()
+                                    .optDefaults(LayerSettings.builder().optMethod(Method.KMEANS).optGroups(1).optSkip(true).build())
+                                    .optForPath("^embeddings/word_embeddings$", LayerSettings.builder().optSkip(false).build())
+                                    .build())
                     .optBits(2)
-                    .optPathFilter(p -> p.equals("embeddings/word_embeddings"))
                     .build()
                     .transform(model.getBlock());
             BertMlm bert = (BertMlm) model.getBlock();
@@ -301,9 +307,12 @@ public class BertMlmTest {
                 Model dense = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
                 NDManager m = NDManager.newBaseManager()) {
             CodebookTransformer.builder()
-                    .setQuantizer(KMeansQuantizer.builder().build())
+                    .optPlan(
+                            CompressionPlan.builder()
+                                    .optDefaults(LayerSettings.builder().optMethod(Method.KMEANS).optGroups(1).optSkip(true).build())
+                                    .optForPath("^embeddings/word_embeddings$", LayerSettings.builder().optSkip(false).build())
+                                    .build())
                     .optBits(3)
-                    .optPathFilter(p -> p.equals("embeddings/word_embeddings"))
                     .build()
                     .transform(compressed.getBlock());
             BertEmbeddings ce = ((BertMlm) compressed.getBlock()).getEmbeddings();
@@ -330,7 +339,7 @@ public class BertMlmTest {
         try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
                 NDManager m = model.getNDManager().newSubManager()) {
             CodebookTransformer.builder()
-                    .setQuantizer(KMeansQuantizer.builder().build())
+                    .optPlan(CompressionPlan.of(LayerSettings.builder().optMethod(Method.KMEANS).optGroups(1).build()))
                     .optBits(8)
                     .build()
                     .transform(model.getBlock());
@@ -458,6 +467,34 @@ public class BertMlmTest {
         }
     }
 
+    /** bert compress's GPTQ plans round the tied word table to nearest on the method's grid, by a path rule. */
+    @Test
+    public void gptqPlansRoundTheTiedWordTableToNearest() throws IOException {
+        TensorBundle bundle = write(tiny.tensors);
+        Linear linear = Linear.builder().setUnits(1).build();
+        for (String method : List.of("gptq", "gptq-codebook")) {
+            BertCompressCommand command = new BertCompressCommand();
+            command.method = method;
+            command.bits = 2;
+            CompressionPlan plan = command.plan();
+            Method nearest = "gptq".equals(method) ? Method.RTN : Method.KMEANS;
+            Assert.assertEquals(plan.resolve(BertCompressCommand.WORD_TABLE, linear).getMethod(), nearest, method);
+            Assert.assertEquals(plan.resolve("encoder/layer_00/intermediate", linear).getMethod(), Method.fromLabel(method));
+            Assert.assertEquals(plan.resolve("x" + BertCompressCommand.WORD_TABLE, linear).getMethod(), Method.fromLabel(method));
+            try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
+                    NDManager m = NDManager.newBaseManager()) {
+                List<NDList> calibration = List.of(inputs(m, ids(4, 10, 40, 1)));
+                ai.djl.jlcm.learn.JlcmReport report = BertCompressCommand.compress(model, plan, calibration, true);
+                Assert.assertEquals(report.dataFree().size(), 1, method);
+                ReplacedLayer table = report.dataFree().get(0);
+                Assert.assertEquals(table.path(), BertCompressCommand.WORD_TABLE);
+                Assert.assertEquals(table.bits(), 2);
+                Assert.assertEquals(table.groups(), "gptq".equals(method) ? 40 : 16, "RTN: one grid per row; k-means: --groups");
+                Assert.assertEquals(report.layers().size(), 2 + 6 * TinyBert.CONFIG.layers(), method);
+            }
+        }
+    }
+
     /** GPTQ through BERT's stages: every Linear (the tied table included) rounds better than nearest. */
     @Test
     public void gptqRoundsEveryLayerOfBertBetterThanNearest() throws IOException {
@@ -468,7 +505,7 @@ public class BertMlmTest {
             ai.djl.jlcm.learn.JlcmReport report =
                     ai.djl.jlcm.Jlcm.builder()
                             .optBits(2)
-                            .optGptq(new ai.djl.jlcm.codebook.RtnQuantizer())
+                            .optPlan(CompressionPlan.of(LayerSettings.builder().optMethod(Method.GPTQ).build()))
                             .build()
                             .compress(model, calibration);
             Assert.assertEquals(report.layers().size(), 3 + 6 * TinyBert.CONFIG.layers());

@@ -1,8 +1,10 @@
 package ai.djl.jlcm.examples.cli;
 
 import ai.djl.Model;
-import ai.djl.jlcm.codebook.KMeansQuantizer;
 import ai.djl.jlcm.export.ModelExporter;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.jlcm.transform.CodebookTransformer;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -35,7 +37,7 @@ public class BenchCommandTest {
             model.setBlock(net);
             net.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 64));
             CodebookTransformer.builder()
-                    .setQuantizer(KMeansQuantizer.builder().optGroups(2).build())
+                    .optPlan(CompressionPlan.of(LayerSettings.builder().optMethod(Method.KMEANS).optGroups(2).build()))
                     .optBits(3)
                     .build()
                     .transform(net);

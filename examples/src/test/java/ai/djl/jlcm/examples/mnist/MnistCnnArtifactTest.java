@@ -1,9 +1,11 @@
 package ai.djl.jlcm.examples.mnist;
 
 import ai.djl.Model;
-import ai.djl.jlcm.codebook.KMeansQuantizer;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.export.ModelSize;
+import ai.djl.jlcm.plan.CompressionPlan;
+import ai.djl.jlcm.plan.LayerSettings;
+import ai.djl.jlcm.plan.Method;
 import ai.djl.jlcm.transform.CodebookTransformer;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -27,7 +29,7 @@ public class MnistCnnArtifactTest {
             long floatBytes = Files.size(root.resolve("float").resolve(MnistTraining.MODEL_NAME + "-0000.params"));
 
             CodebookTransformer.builder()
-                    .setQuantizer(KMeansQuantizer.builder().build())
+                    .optPlan(CompressionPlan.of(LayerSettings.builder().optMethod(Method.KMEANS).optGroups(1).build()))
                     .optBits(2)
                     .build()
                     .transform(model.getBlock());
