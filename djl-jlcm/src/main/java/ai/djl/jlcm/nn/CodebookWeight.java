@@ -64,7 +64,7 @@ public final class CodebookWeight {
     private final Object lock = new Object();
     private volatile MemoryMode memoryMode = MemoryMode.PACKED;
     private volatile long chunkWeights = DEFAULT_CHUNK_WEIGHTS;
-    /** BYTE_INDICES: UINT8 [rows, cols]; CACHE_*: the decoded weight; else null. */
+    /** BYTE_INDICES: UINT8 words [rows, cols / byteWordValues()]; CACHE_*: the decoded weight; else null. */
     private volatile NDArray held;
 
     /**
@@ -305,7 +305,7 @@ public final class CodebookWeight {
         if (training) {
             invalidate();
         }
-        int word = byWords && m == MemoryMode.PACKED ? wordValues() : 1;
+        int word = m == MemoryMode.BYTE_INDICES ? byteWordValues() : byWords && m == MemoryMode.PACKED ? wordValues() : 1;
         return new Decoder(tmp, m, m == MemoryMode.PACKED ? null : held(m), word);
     }
 
@@ -325,6 +325,20 @@ public final class CodebookWeight {
         for (int u = 8; u > 1; u /= 2) {
             long table = (long) groups * (1L << (u * bits)) * u;
             if (u * bits <= 14 && cols % u == 0 && table <= shape.size() / 4) {
+                return u;
+            }
+        }
+        return 1;
+    }
+
+    /**
+     * Returns how many consecutive indices one byte holds in BYTE_INDICES mode: {@code floor(8 /
+     * bits)}, or the largest smaller count that divides a row (a byte word never spans two rows).
+     * 3-bit indices are held two to a byte, 2-bit ones four.
+     */
+    private int byteWordValues() {
+        for (int u = 8 / bits; u > 1; u--) {
+            if (cols % u == 0) {
                 return u;
             }
         }
@@ -396,8 +410,8 @@ public final class CodebookWeight {
                 case CACHE_FP16:
                     return rowsOf(into, source, r0, r1).toType(DataType.FLOAT32, false);
                 case BYTE_INDICES:
-                    NDArray bytes = rowsOf(into, source, r0, r1).toType(DataType.FLOAT32, false);
-                    return lookUp(into, bytes, offsetsOf(into, r0, r1)).reshape(chunkShape);
+                    NDArray byteWords = rowsOf(into, source, r0, r1).toType(DataType.FLOAT32, false);
+                    return lookUp(into, byteWords, offsetsOf(into, r0, r1)).reshape(chunkShape);
                 default:
                     NDArray words =
                             BitPacking.unpackWords(
@@ -527,18 +541,14 @@ public final class CodebookWeight {
         DataType type =
                 bytes ? DataType.UINT8 : forMode == MemoryMode.CACHE_FP16 ? DataType.FLOAT16 : DataType.FLOAT32;
         // filled chunk by chunk in place: the build holds the result and one chunk, never all chunks
-        NDArray result = owner.zeros(bytes ? new Shape(rows, cols) : shape, type);
+        NDArray result = owner.zeros(bytes ? new Shape(rows, cols / byteWordValues()) : shape, type);
         try (NDManager tmp = owner.newSubManager()) {
             Decoder d = bytes ? null : new Decoder(tmp, MemoryMode.PACKED, null, wordValues());
             long step = chunkRows(1);
             for (long r0 = 0; r0 < rows; r0 += step) {
                 long r1 = Math.min(rows, r0 + step);
                 try (NDManager chunk = tmp.newSubManager()) {
-                    NDArray part =
-                            bytes
-                                    ? BitPacking.unpack(chunk, indices.getArray(), bits, r0 * cols, (r1 - r0) * cols)
-                                            .reshape(r1 - r0, cols)
-                                    : d.rows(chunk, r0, r1);
+                    NDArray part = bytes ? byteWords(chunk, r0, r1) : d.rows(chunk, r0, r1);
                     result.set(new NDIndex(r0 + ":" + r1), part.toType(type, false));
                 }
             }
@@ -547,6 +557,20 @@ public final class CodebookWeight {
             throw e;
         }
         return result;
+    }
+
+    /** The byte words of rows {@code [r0, r1)}: word {@code i} is {@code Σ_j v[i·u + j] · 2^(j·bits)}. */
+    private NDArray byteWords(NDManager chunk, long r0, long r1) {
+        int u = byteWordValues();
+        NDArray values = BitPacking.unpack(chunk, indices.getArray(), bits, r0 * cols, (r1 - r0) * cols);
+        if (u == 1) {
+            return values.reshape(r1 - r0, cols);
+        }
+        float[] powers = new float[u];
+        for (int j = 0; j < u; j++) {
+            powers[j] = 1 << (j * bits);
+        }
+        return values.reshape(r1 - r0, cols / u, u).matMul(chunk.create(powers, new Shape(u, 1))).reshape(r1 - r0, cols / u);
     }
 
     /**

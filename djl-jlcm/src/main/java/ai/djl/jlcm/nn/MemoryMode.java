@@ -7,7 +7,8 @@ import java.util.Locale;
  *
  * <p>Every mode computes the same function (up to float16 rounding in {@link #CACHE_FP16}). The
  * bytes held per weight, beyond the stored parameters, are: {@link #PACKED} 0, {@link
- * #BYTE_INDICES} 1, {@link #CACHE_FP16} 2, {@link #CACHE_FP32} 4. Held arrays are built on the first
+ * #BYTE_INDICES} {@code 1 / floor(8 / bits)} (1/2 at 3 bits), {@link #CACHE_FP16} 2, {@link
+ * #CACHE_FP32} 4. Held arrays are built on the first
  * inference pass and dropped when the parameters are loaded again or a training pass runs.
  *
  * <p>Half precision is float16, not bfloat16: the PyTorch engine of DJL aborts the JVM when a
@@ -16,7 +17,10 @@ import java.util.Locale;
 public enum MemoryMode {
     /** Only the stored form: bit-packed indices are unpacked chunk by chunk on every pass. */
     PACKED("packed"),
-    /** One UINT8 per index: each chunk is decoded by one gather from the codebook. */
+    /**
+     * Indices in whole bytes, {@code floor(8 / bits)} to a byte (two at 3 bits): each chunk is
+     * decoded by one gather of byte words from a table of the codewords of every word.
+     */
     BYTE_INDICES("byte"),
     /** The decoded weight in float16, widened to float32 chunk by chunk on every pass. */
     CACHE_FP16("fp16"),

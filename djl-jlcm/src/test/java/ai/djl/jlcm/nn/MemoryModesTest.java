@@ -183,7 +183,7 @@ public class MemoryModesTest {
                             .optBias(false)
                             .build();
             CodebookWeight cw = block.getCodebookWeight();
-            long[] expected = {0, 480, 960, 1920};
+            long[] expected = {0, 240, 960, 1920}; // byte mode: two 3-bit indices a byte
             for (MemoryMode mode : MemoryMode.values()) {
                 cw.setMemoryMode(mode);
                 Assert.assertEquals(cw.heldBytes(), 0, mode + " before the first pass");
