@@ -149,7 +149,7 @@ public class CodebookConvolution extends Convolution implements CodebookBlock {
                                 x = input.get(":, " + c0 + ":" + (c0 + chunkGroups * channelsPerGroup));
                                 x.attach(tmp);
                             }
-                            NDArray b = CodebookWeight.rowsOf(tmp, biasArr, r0, r1);
+                            NDArray b = CodebookWeight.argumentRows(tmp, biasArr, r0, r1);
                             return x.getNDArrayInternal()
                                     .convolution(x, w, b, stride, padding, dilation, chunkGroups)
                                     .singletonOrThrow();

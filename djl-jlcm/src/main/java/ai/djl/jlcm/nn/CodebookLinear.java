@@ -83,7 +83,7 @@ public class CodebookLinear extends Linear implements CodebookBlock {
                         training,
                         1,
                         (tmp, w, r0, r1) ->
-                                linear(input, w, CodebookWeight.rowsOf(tmp, biasArr, r0, r1))
+                                linear(input, w, CodebookWeight.argumentRows(tmp, biasArr, r0, r1))
                                         .singletonOrThrow(),
                         input.getShape().dimension() - 1);
         return new NDList(out);

@@ -195,14 +195,14 @@ public final class CodebookWeight {
             for (long r0 = 0; r0 < rows; r0 += step) {
                 try (NDManager chunk = tmp.newSubManager()) {
                     NDArray part = d.rows(chunk, r0, Math.min(rows, r0 + step));
+                    if (d.mode == MemoryMode.CACHE_FP32) {
+                        part = part.duplicate(); // the held weight, or a view of it: not the caller's
+                    }
                     part.attach(tmp);
                     parts.add(part);
                 }
             }
             NDArray w = parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 0);
-            if (parts.size() == 1 && d.mode == MemoryMode.CACHE_FP32) {
-                w = w.duplicate(); // not a view of the held weight
-            }
             w.attach(manager);
             return w;
         }
@@ -294,9 +294,28 @@ public final class CodebookWeight {
         if (array == null) {
             return null;
         }
+
         NDArray slice = array.get(r0 + ":" + r1);
         slice.attach(tmp);
         return slice;
+    }
+
+    /**
+     * Returns rows {@code [r0, r1)} of an array for use as an op's argument only: the array itself when
+     * all its rows are asked (a slice costs as much as a small layer's product), else a slice owned by
+     * {@code tmp}. Never call an op on the result: its output would belong to the array's manager.
+     *
+     * @param tmp the manager of a slice
+     * @param array the array, or {@code null}
+     * @param r0 the first row
+     * @param r1 the end row
+     * @return the array, a slice, or {@code null}
+     */
+    static NDArray argumentRows(NDManager tmp, NDArray array, long r0, long r1) {
+        if (array != null && r0 == 0 && r1 == array.getShape().get(0)) {
+            return array;
+        }
+        return rowsOf(tmp, array, r0, r1);
     }
 
     /** Returns the decoder of a pass: held arrays in inference, the parameters in training. */
@@ -400,13 +419,16 @@ public final class CodebookWeight {
             rowOffset = groups == 1 ? null : grp.mul((float) entries);
         }
 
-        /** Decodes rows {@code [r0, r1)} into a new FLOAT32 array of {@code into}. */
+        /**
+         * Decodes rows {@code [r0, r1)} into a new FLOAT32 array of {@code into}; in CACHE_FP32 mode
+         * the held weight or a view of it, an op argument only ({@link #argumentRows}).
+         */
         NDArray rows(NDManager into, long r0, long r1) {
             long n = r1 - r0;
             Shape chunkShape = new Shape(n).addAll(shape.slice(1));
             switch (mode) {
                 case CACHE_FP32:
-                    return rowsOf(into, source, r0, r1);
+                    return argumentRows(into, source, r0, r1);
                 case CACHE_FP16:
                     return rowsOf(into, source, r0, r1).toType(DataType.FLOAT32, false);
                 case BYTE_INDICES:
@@ -437,7 +459,7 @@ public final class CodebookWeight {
         }
 
         private NDArray offsetsOf(NDManager into, long r0, long r1) {
-            return rowOffset == null ? null : rowsOf(into, rowOffset, r0, r1);
+            return rowOffset == null ? null : argumentRows(into, rowOffset, r0, r1);
         }
 
         private NDArray offsetsOf(NDArray idArray) {
