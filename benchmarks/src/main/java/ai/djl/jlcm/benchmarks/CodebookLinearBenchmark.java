@@ -82,10 +82,13 @@ public class CodebookLinearBenchmark {
         x = manager.randomNormal(new Shape(tokens / 128, 128, shape.get(1)));
         store = new ParameterStore(manager, false);
         if (!"dense".equals(mode)) {
-            CodebookWeight weight = CodebookWeight.of(w, manager);
-            weight.setMemoryMode(MemoryMode.fromKey(mode));
-            weight.setChunkWeights(chunk);
-            block = CodebookLinear.codebookBuilder().setWeight(weight).optBiasArray(bias).build();
+            block =
+                    CodebookLinear.codebookBuilder()
+                            .setWeight(CodebookWeight.of(w, manager))
+                            .optBiasArray(bias)
+                            .optMemoryMode(MemoryMode.fromKey(mode))
+                            .build();
+            block.getCodebookWeight().setChunkWeights(chunk);
         }
     }
 
