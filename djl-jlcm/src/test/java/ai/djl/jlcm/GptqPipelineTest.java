@@ -2,6 +2,7 @@ package ai.djl.jlcm;
 
 import ai.djl.Model;
 import ai.djl.jlcm.export.ModelExporter;
+import ai.djl.jlcm.export.TinyModels;
 import ai.djl.jlcm.learn.JlcmReport;
 import ai.djl.jlcm.learn.LayerReport;
 import ai.djl.jlcm.plan.CompressionPlan;
@@ -19,10 +20,8 @@ import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.BatchNorm;
-import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ZooModel;
 import ai.djl.training.ParameterStore;
-import ai.djl.translate.NoopTranslator;
 
 import org.testng.Assert;
 import org.testng.annotations.Test;
@@ -140,14 +139,7 @@ public class GptqPipelineTest {
             ModelExporter.builder().build().export(model, dir);
             NDArray x = data.randomUniform(0, 1, new Shape(4, 1, 12, 12));
             float[] expected = model.getBlock().forward(new ParameterStore(data, false), new NDList(x), false).head().toFloatArray();
-            try (ZooModel<NDList, NDList> reloaded =
-                            Criteria.builder()
-                                    .setTypes(NDList.class, NDList.class)
-                                    .optModelPath(dir)
-                                    .optEngine("PyTorch")
-                                    .optTranslator(new NoopTranslator())
-                                    .build()
-                                    .loadModel();
+            try (ZooModel<NDList, NDList> reloaded = TinyModels.load(dir);
                     NDManager m = reloaded.getNDManager().newSubManager()) {
                 NDArray y = m.create(x.toFloatArray(), x.getShape());
                 float[] actual = reloaded.getBlock().forward(new ParameterStore(m, false), new NDList(y), false).head().toFloatArray();
