@@ -1,6 +1,8 @@
 package ai.djl.jlcm;
 
 import ai.djl.Model;
+import ai.djl.jlcm.export.ModelExporter;
+import ai.djl.jlcm.export.TinyModels;
 import ai.djl.jlcm.learn.JlcmReport;
 import ai.djl.jlcm.learn.LayerReport;
 import ai.djl.jlcm.plan.CompressionPlan;
@@ -13,13 +15,19 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
+import ai.djl.nn.Blocks;
 import ai.djl.nn.SequentialBlock;
+import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.BatchNorm;
+import ai.djl.repository.zoo.ZooModel;
 import ai.djl.training.ParameterStore;
 
 import org.testng.Assert;
 import org.testng.annotations.Test;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -84,6 +92,58 @@ public class GptqPipelineTest {
                     double g = outputError(reference, gptq, test);
                     Assert.assertTrue(g < 0.8 * n, grid.label() + ": GPTQ " + g + " vs nearest " + n);
                 }
+            }
+        }
+    }
+
+    /** A CNN with a full, a depthwise and a pointwise convolution, BatchNorm and a classifier. */
+    private static Model cnn(NDManager data) {
+        Model model = Model.newInstance("cnn", "PyTorch");
+        model.setBlock(
+                new SequentialBlock()
+                        .add(Conv2d.builder().setKernelShape(new Shape(3, 3)).setFilters(8).optPadding(new Shape(1, 1)).build())
+                        .add(BatchNorm.builder().build())
+                        .add(Activation.reluBlock())
+                        .add(Conv2d.builder().setKernelShape(new Shape(3, 3)).setFilters(8).optGroups(8).optStride(new Shape(2, 2)).build())
+                        .add(Activation.reluBlock())
+                        .add(Conv2d.builder().setKernelShape(new Shape(1, 1)).setFilters(16).build())
+                        .add(Blocks.batchFlattenBlock())
+                        .add(Linear.builder().setUnits(10).build()));
+        data.getEngine().setRandomSeed(12);
+        model.getBlock().initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 1, 12, 12));
+        model.getBlock().getParameters().forEach(p -> {
+            NDArray a = p.getValue().getArray();
+            if (p.getKey().endsWith("weight")) {
+                a.set(data.randomNormal(a.getShape()).mul(0.3f).toFloatArray());
+            }
+        });
+        return model;
+    }
+
+    @Test
+    public void aCnnCompressedWithGptqExportsAndReloadsThroughCriteria() throws Exception {
+        Path dir = Files.createTempDirectory("gptq-cnn").resolve("model");
+        try (NDManager data = NDManager.newBaseManager();
+                Model model = cnn(data)) {
+            data.getEngine().setRandomSeed(6);
+            List<NDList> calibration = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                calibration.add(new NDList(data.randomUniform(0, 1, new Shape(16, 1, 12, 12))));
+            }
+            LayerSettings settings = LayerSettings.builder().optMethod(Method.GPTQ).optBits(3).build();
+            JlcmReport report = Jlcm.builder().optPlan(CompressionPlan.of(settings)).build().compress(model, calibration);
+            Assert.assertEquals(report.layers().size(), 4, "three convolutions and the Linear");
+            for (LayerReport l : report.layers()) {
+                Assert.assertTrue(l.learnedError() < l.initError(), l.toString());
+            }
+            ModelExporter.builder().build().export(model, dir);
+            NDArray x = data.randomUniform(0, 1, new Shape(4, 1, 12, 12));
+            float[] expected = model.getBlock().forward(new ParameterStore(data, false), new NDList(x), false).head().toFloatArray();
+            try (ZooModel<NDList, NDList> reloaded = TinyModels.load(dir);
+                    NDManager m = reloaded.getNDManager().newSubManager()) {
+                NDArray y = m.create(x.toFloatArray(), x.getShape());
+                float[] actual = reloaded.getBlock().forward(new ParameterStore(m, false), new NDList(y), false).head().toFloatArray();
+                Assert.assertEquals(actual, expected);
             }
         }
     }

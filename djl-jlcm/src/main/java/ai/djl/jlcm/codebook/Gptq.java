@@ -14,6 +14,10 @@ import ai.djl.jlcm.nn.CompressedWeight;
  * <p>The grid is the one of a {@link CompressedWeight} (its codebooks, scales and neuron groups):
  * RTN's per-row uniform levels give classic GPTQ, grouped k-means codebooks give GPTQ onto the same
  * storage as JLCM. Only the indices are chosen here; the grid is kept.
+ *
+ * <p>A convolution's weight is taken flattened to {@code [filters, C/groups·k…]} with X its unfolded
+ * input patches (im2col), as {@code gptq.py} does with {@code nn.Unfold}; a grouped (depthwise)
+ * convolution has one Gram per channel group, for the filters that read it.
  */
 public final class Gptq {
 
@@ -22,7 +26,7 @@ public final class Gptq {
     private Gptq() {}
 
     /**
-     * Rounds a weight onto a grid.
+     * Rounds a weight onto a grid, with one Gram matrix for all rows.
      *
      * @param weight the dense weight, row-major {@code [rows][cols]}
      * @param gram {@code XᵀX} of the layer's calibration inputs, row-major {@code [cols][cols]}
@@ -33,23 +37,66 @@ public final class Gptq {
      *     positive definite
      */
     public static CompressedWeight quantize(float[] weight, double[] gram, CompressedWeight grid, float dampening) {
+        return quantize(weight, new double[][] {gram}, grid, dampening);
+    }
+
+    /**
+     * Rounds a weight onto a grid, with one Gram matrix per block of rows: a grouped convolution's
+     * filters of channel group {@code g} read only that group's input channels, so rows {@code
+     * [g·rows/G, (g+1)·rows/G)} are rounded with {@code grams[g]} ({@code G = grams.length}).
+     *
+     * @param weight the dense weight, row-major {@code [rows][cols]}
+     * @param grams {@code XᵀX} of each row block's calibration inputs, row-major {@code [cols][cols]}
+     * @param grid the grid: codebooks, scales and groups of the result (its indices are ignored)
+     * @param dampening λ, the fraction of each Gram's mean diagonal added to its diagonal (GPTQ's 0.01)
+     * @return the weight with the grid's codebooks and GPTQ's indices
+     * @throws IllegalArgumentException if the sizes do not match, {@code G} does not divide the
+     *     rows, or a dampened Gram is not positive definite
+     */
+    public static CompressedWeight quantize(float[] weight, double[][] grams, CompressedWeight grid, float dampening) {
         int rows = grid.rows();
         int cols = grid.cols();
-        if (weight.length != rows * cols || gram.length != (long) cols * cols) {
-            throw new IllegalArgumentException(
-                    "GPTQ: a " + rows + "×" + cols + " weight needs " + cols + "² Gram entries, got "
-                            + weight.length + " weights and " + gram.length + " entries");
+        boolean sized = grams.length > 0 && rows % grams.length == 0 && weight.length == rows * cols;
+        for (double[] gram : grams) {
+            sized &= gram.length == (long) cols * cols;
         }
-        double[] h = gram.clone();
+        if (!sized) {
+            throw new IllegalArgumentException(
+                    "GPTQ: a " + rows + "×" + cols + " weight needs " + cols + "² Gram entries per block of rows (a divisor of "
+                            + rows + " blocks), got " + weight.length + " weights and " + grams.length + " Grams of "
+                            + (grams.length == 0 ? 0 : grams[0].length) + " entries");
+        }
         double[] w = new double[weight.length];
         for (int i = 0; i < w.length; i++) {
             w[i] = weight[i];
         }
+        int[][] order = new int[rows][];
+        float[][] levels = levels(grid, order);
+        int[] indices = new int[rows * cols];
+        int rowsPerGram = rows / grams.length;
+        for (int g = 0; g < grams.length; g++) {
+            round(w, grams[g], dampening, g * rowsPerGram, (g + 1) * rowsPerGram, cols, levels, order, indices);
+        }
+        return new CompressedWeight(
+                grid.getShape(),
+                grid.getBits(),
+                grid.getMode(),
+                grid.getGroups(),
+                grid.getGroupOf(),
+                grid.getCodebooks(),
+                grid.getScales(),
+                indices);
+    }
+
+    /** GPTQ on rows {@code [from, to)} of {@code w} with one Gram: fills their indices, updates w. */
+    private static void round(
+            double[] w, double[] gram, float dampening, int from, int to, int cols, float[][] levels, int[][] order, int[] indices) {
+        double[] h = gram.clone();
         double meanDiag = 0;
         for (int j = 0; j < cols; j++) {
             if (h[j * cols + j] == 0) {
                 h[j * cols + j] = 1;
-                for (int o = 0; o < rows; o++) {
+                for (int o = from; o < to; o++) {
                     w[o * cols + j] = 0;
                 }
             }
@@ -60,24 +107,20 @@ public final class Gptq {
             h[j * cols + j] += dampening * meanDiag;
         }
         double[] u = upperCholeskyOfInverse(h, cols);
-
-        int[][] order = new int[rows][];
-        float[][] levels = levels(grid, order);
-        int[] indices = new int[rows * cols];
-        double[] err = new double[rows * BLOCK];
+        double[] err = new double[(to - from) * BLOCK];
         for (int i1 = 0; i1 < cols; i1 += BLOCK) {
             int i2 = Math.min(cols, i1 + BLOCK);
             int count = i2 - i1;
             for (int i = 0; i < count; i++) {
                 int c = i1 + i;
                 double d = u[c * cols + c];
-                for (int o = 0; o < rows; o++) {
+                for (int o = from; o < to; o++) {
                     double v = w[o * cols + c];
                     float[] lv = levels[o];
                     int q = KMeans1d.nearest((float) v, lv);
                     indices[o * cols + c] = order[o][q];
                     double e = (v - lv[q]) / d;
-                    err[o * BLOCK + i] = e;
+                    err[(o - from) * BLOCK + i] = e;
                     int base = o * cols;
                     for (int j = c + 1; j < i2; j++) {
                         w[base + j] -= e * u[c * cols + j];
@@ -85,10 +128,10 @@ public final class Gptq {
                 }
             }
             if (i2 < cols) {
-                for (int o = 0; o < rows; o++) {
+                for (int o = from; o < to; o++) {
                     int base = o * cols;
                     for (int i = 0; i < count; i++) {
-                        double e = err[o * BLOCK + i];
+                        double e = err[(o - from) * BLOCK + i];
                         if (e == 0) {
                             continue;
                         }
@@ -100,15 +143,6 @@ public final class Gptq {
                 }
             }
         }
-        return new CompressedWeight(
-                grid.getShape(),
-                grid.getBits(),
-                grid.getMode(),
-                grid.getGroups(),
-                grid.getGroupOf(),
-                grid.getCodebooks(),
-                grid.getScales(),
-                indices);
     }
 
     /**

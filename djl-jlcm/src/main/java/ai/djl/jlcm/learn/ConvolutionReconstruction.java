@@ -14,6 +14,9 @@ import java.util.List;
  */
 final class ConvolutionReconstruction implements ReconstructionLoss {
 
+    /** Samples unfolded at a time for the Gram matrices. */
+    private static final long GRAM_CHUNK = 32;
+
     private final NDManager manager;
     private final Convolution layer;
     private final NDArray inputs;
@@ -62,6 +65,17 @@ final class ConvolutionReconstruction implements ReconstructionLoss {
         try (NDArray l = loss(w)) {
             return l.getFloat();
         }
+    }
+
+    /**
+     * Returns the Gram matrices of the unfolded compressed-stream inputs, one per channel group
+     * ({@link ConvolutionPatches#grams}).
+     *
+     * @return one row-major {@code [C/groups·K]²} matrix per channel group
+     */
+    @Override
+    public double[][] inputGrams() {
+        return ConvolutionPatches.grams(inputs, layer, GRAM_CHUNK);
     }
 
     @Override

@@ -4,15 +4,16 @@ import ai.djl.jlcm.codebook.Gptq;
 import ai.djl.jlcm.codebook.WeightQuantizer;
 import ai.djl.jlcm.nn.CompressedWeight;
 import ai.djl.jlcm.plan.LayerSettings;
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 
 /**
- * Compresses a {@code Linear} layer with {@link Gptq} rounding onto the grid of its method (RTN's
- * per-row levels for GPTQ, grouped k-means codebooks for GPTQ_CODEBOOK) fitted to the layer's
- * weight, with the Gram matrix of the layer's inputs from the compressed stream. Its errors are the
- * reconstruction loss's: nearest rounding onto the grid (init) and GPTQ's rounding (learned).
+ * Compresses a {@code Linear} layer or a convolution with {@link Gptq} rounding onto the grid of its
+ * method (RTN's per-row levels for GPTQ, grouped k-means codebooks for GPTQ_CODEBOOK) fitted to the
+ * layer's weight, with the Gram matrices of the layer's inputs from the compressed stream ({@link
+ * ReconstructionLoss#inputGrams()}: of the unfolded patches, one per channel group, for a
+ * convolution). Its errors are the reconstruction loss's: nearest rounding onto the grid (init) and
+ * GPTQ's rounding (learned).
  */
 final class GptqLearner implements LayerLearner {
 
@@ -29,16 +30,8 @@ final class GptqLearner implements LayerLearner {
 
     @Override
     public LayerResult learn(NDManager parent, float[] weight, Shape shape, ReconstructionLoss loss) {
-        if (!(loss instanceof LinearReconstruction)) {
-            throw new IllegalArgumentException("GPTQ compresses Linear layers; a " + shape + " convolution is not supported");
-        }
         CompressedWeight nearest = WeightQuantizer.of(settings.getMethod()).quantize(weight, shape, settings);
-        float[] g = ((LinearReconstruction) loss).gramArray();
-        double[] h = new double[g.length];
-        for (int i = 0; i < g.length; i++) {
-            h[i] = g[i];
-        }
-        CompressedWeight rounded = Gptq.quantize(weight, h, nearest, settings.getDampening());
+        CompressedWeight rounded = Gptq.quantize(weight, loss.inputGrams(), nearest, settings.getDampening());
         try (NDManager m = parent.newSubManager()) {
             double init = loss.error(m.create(nearest.decode(), shape));
             double learned = loss.error(m.create(rounded.decode(), shape));

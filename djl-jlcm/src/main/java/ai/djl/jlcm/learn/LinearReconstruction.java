@@ -68,10 +68,16 @@ final class LinearReconstruction implements ReconstructionLoss {
     /**
      * Returns the (undampened) Gram matrix of the compressed-stream inputs, {@code X̃ᵀX̃ / n}.
      *
-     * @return row-major {@code [cols][cols]}
+     * @return one row-major {@code [cols][cols]} matrix
      */
-    float[] gramArray() {
-        return gram.toFloatArray();
+    @Override
+    public double[][] inputGrams() {
+        float[] g = gram.toFloatArray();
+        double[] h = new double[g.length];
+        for (int i = 0; i < g.length; i++) {
+            h[i] = g[i];
+        }
+        return new double[][] {h};
     }
 
     @Override

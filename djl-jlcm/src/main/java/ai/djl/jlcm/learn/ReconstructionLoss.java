@@ -48,6 +48,15 @@ interface ReconstructionLoss extends AutoCloseable {
     double error(NDArray weight);
 
     /**
+     * Returns the Gram matrices {@code X̃ᵀX̃ / n} of the layer's compressed-stream inputs, the
+     * Hessian GPTQ rounds with: one for a linear layer; one per channel group for a convolution,
+     * over its unfolded input patches.
+     *
+     * @return row-major square matrices, one per block of output rows
+     */
+    double[][] inputGrams();
+
+    /**
      * Returns the importance of each weight element: the mean squared input it multiplies.
      *
      * @return one value per weight element, row-major

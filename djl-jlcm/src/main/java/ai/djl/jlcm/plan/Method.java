@@ -10,9 +10,9 @@ public enum Method {
     KMEANS,
     /** Calibrated JLCM: neurons grouped by distribution, weighted k-means, joint learning. */
     JLCM,
-    /** Calibrated GPTQ rounding onto RTN's per-row grid ({@code Linear} layers only). */
+    /** Calibrated GPTQ rounding onto RTN's per-row grid (convolutions on their unfolded inputs). */
     GPTQ,
-    /** Calibrated GPTQ rounding onto grouped k-means codebooks, JLCM's storage ({@code Linear} only). */
+    /** Calibrated GPTQ rounding onto grouped k-means codebooks, JLCM's storage. */
     GPTQ_CODEBOOK;
 
     /**

@@ -22,7 +22,7 @@ import ai.djl.translate.NoopTranslator;
 import java.nio.file.Path;
 
 /** Small compressed models for the export tests, seeded so that two seeds give two models. */
-final class TinyModels {
+public final class TinyModels {
 
     static final Shape INPUT = new Shape(2, 8);
 
@@ -70,7 +70,14 @@ final class TinyModels {
         }
     }
 
-    static ZooModel<NDList, NDList> load(Path dir) throws Exception {
+    /**
+     * Loads a model directory through {@code Criteria}, {@code NDList} in and out.
+     *
+     * @param dir the directory
+     * @return the model
+     * @throws Exception if it does not load
+     */
+    public static ZooModel<NDList, NDList> load(Path dir) throws Exception {
         return Criteria.builder()
                 .setTypes(NDList.class, NDList.class)
                 .optModelPath(dir)

@@ -42,8 +42,8 @@ import java.util.stream.Stream;
 
 /**
  * Trains (cached) several architectures on MNIST or Fashion-MNIST, compresses each with RTN,
- * KMEANS-1, KMEANS-GROUPED (G=4) and JLCM at each bit width, and measures each after reloading it
- * through {@code Criteria}.
+ * KMEANS-1, KMEANS-GROUPED (G=4), GPTQ (onto RTN's grid or KMEANS-GROUPED's codebooks) and JLCM at
+ * each bit width, and measures each after reloading it through {@code Criteria}.
  */
 @Command(
         name = "zoo",
@@ -51,17 +51,18 @@ import java.util.stream.Stream;
         sortOptions = false,
         description = {
             "Train MLP, LeNet, ResNetV1-20 and MobileNetV2 (cached), compress each with RTN, KMEANS-1,",
-            "KMEANS-GROUPED (G=4) and JLCM (G=4, multi, proximal) at each bit width, measure each reloaded",
+            "KMEANS-GROUPED (G=4), GPTQ, GPTQ-CODEBOOK and JLCM (G=4, multi, proximal) at each bit width, measure each reloaded",
             "through Criteria. Prints a Markdown table, writes zoo-<dataset>.md, .json and .png into --out,",
             "and ends with one JSON line on standard output."
         })
 public final class ZooCommand implements Callable<Integer> {
 
     /** Method names in table order. */
-    public static final List<String> METHODS = List.of("RTN", "KMEANS-1", "KMEANS-GROUPED", "KMEANS-GROUPED+BN", "JLCM");
+    public static final List<String> METHODS =
+            List.of("RTN", "KMEANS-1", "KMEANS-GROUPED", "KMEANS-GROUPED+BN", "GPTQ", "GPTQ-CODEBOOK", "JLCM");
 
     /** The methods a row can use; each also with the suffix {@value #BN}. */
-    private static final List<String> BASE_METHODS = List.of("RTN", "KMEANS-1", "KMEANS-GROUPED", "JLCM");
+    private static final List<String> BASE_METHODS = List.of("RTN", "KMEANS-1", "KMEANS-GROUPED", "GPTQ", "GPTQ-CODEBOOK", "JLCM");
 
     /** The suffix of a method followed by BatchNorm re-estimation on the calibration images. */
     static final String BN = "+BN";
@@ -86,8 +87,10 @@ public final class ZooCommand implements Callable<Integer> {
             names = "--methods",
             split = ",",
             paramLabel = "M[,M...]",
-            description = "RTN, KMEANS-1, KMEANS-GROUPED, JLCM, each optionally with +BN (BatchNorm statistics"
-                    + " re-estimated on the 512 calibration images afterwards) (default: " + "RTN,KMEANS-1,KMEANS-GROUPED,KMEANS-GROUPED+BN,JLCM)")
+            description = "RTN, KMEANS-1, KMEANS-GROUPED, GPTQ (GPTQ rounding onto RTN's per-channel grid), GPTQ-CODEBOOK"
+                    + " (onto KMEANS-GROUPED's codebooks), JLCM, each optionally with +BN (BatchNorm statistics re-estimated"
+                    + " on the 512 calibration images afterwards) (default: RTN,KMEANS-1,KMEANS-GROUPED,KMEANS-GROUPED+BN,"
+                    + "GPTQ,GPTQ-CODEBOOK,JLCM)")
     List<String> methods = METHODS;
 
     @Option(names = "--bits", split = ",", paramLabel = "B[,B...]", description = "bit widths 1-8 (default: 1,2,3,4)")
@@ -230,9 +233,9 @@ public final class ZooCommand implements Callable<Integer> {
      * Compresses a model in place.
      *
      * @param model the float model
-     * @param method RTN, KMEANS-1, KMEANS-GROUPED or JLCM, optionally with {@value #BN}
+     * @param method RTN, KMEANS-1, KMEANS-GROUPED, GPTQ, GPTQ-CODEBOOK or JLCM, optionally with {@value #BN}
      * @param b bits
-     * @param data calibration source for JLCM (may be null otherwise)
+     * @param data calibration source for the calibrated methods and {@value #BN} (may be null otherwise)
      */
     static void compress(Model model, String method, int b, MnistData data) {
         if (method.endsWith(BN)) {
@@ -256,6 +259,12 @@ public final class ZooCommand implements Callable<Integer> {
                 break;
             case "KMEANS-GROUPED":
                 settings.optMethod(Method.KMEANS);
+                break;
+            case "GPTQ":
+                settings.optMethod(Method.GPTQ);
+                break;
+            case "GPTQ-CODEBOOK":
+                settings.optMethod(Method.GPTQ_CODEBOOK);
                 break;
             default:
                 throw new IllegalArgumentException("unknown method " + method);

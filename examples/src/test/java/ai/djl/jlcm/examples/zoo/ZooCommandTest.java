@@ -35,7 +35,7 @@ public class ZooCommandTest {
             {"zoo", "--bits", "0,2", "--cache", cache.toString()},
             {"zoo", "--bits", "9", "--cache", cache.toString()},
             {"zoo", "--epochs", "0", "--cache", cache.toString()},
-            {"zoo", "--methods", "RTN,GPTQ+BN", "--cache", cache.toString()},
+            {"zoo", "--methods", "RTN,OBQ+BN", "--cache", cache.toString()},
         };
         for (String[] c : cases) {
             String[] r = run(1, c);
@@ -48,6 +48,14 @@ public class ZooCommandTest {
         try (var files = Files.list(cache)) {
             Assert.assertEquals(files.count(), 0L, "nothing downloaded or trained");
         }
+    }
+
+    @Test
+    public void gptqMethodsAreAcceptedWithAndWithoutBatchNormReestimation() {
+        ZooCommand command = new ZooCommand();
+        command.methods = java.util.List.of("GPTQ", "gptq+bn", "GPTQ-CODEBOOK+BN", "JLCM");
+        Assert.assertEquals(command.plan().methods(), java.util.List.of("GPTQ", "GPTQ+BN", "GPTQ-CODEBOOK+BN", "JLCM"));
+        Assert.assertTrue(ZooCommand.METHODS.containsAll(java.util.List.of("GPTQ", "GPTQ-CODEBOOK")));
     }
 
     @Test
