@@ -8,6 +8,9 @@ import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * The dimensions of a Llama-family decoder, as in a Hugging Face {@code config.json}.
@@ -80,11 +83,42 @@ public record LlamaConfig(
      * @return the parameter count
      */
     public long parameterCount() {
+        long n = 0;
+        for (long[] shape : tensorShapes().values()) {
+            n += Arrays.stream(shape).reduce(1, Math::multiplyExact);
+        }
+        return n;
+    }
+
+    /**
+     * Returns the Hugging Face checkpoint's tensors in the order {@code save_pretrained} writes them:
+     * {@code model.embed_tokens.weight}, per layer the norms, projections and MLP, {@code
+     * model.norm.weight}, and {@code lm_head.weight} unless tied.
+     *
+     * @return tensor name to shape
+     */
+    public Map<String, long[]> tensorShapes() {
         long h = hiddenSize;
         long kv = (long) kvHeads * headSize();
-        long perLayer = 2 * h * h + 2 * h * kv + 3 * h * intermediateSize + 2 * h;
-        long embed = (long) vocabSize * h;
-        return embed + layers * perLayer + h + (tieWordEmbeddings ? 0 : embed);
+        Map<String, long[]> m = new LinkedHashMap<>();
+        m.put("model.embed_tokens.weight", new long[] {vocabSize, h});
+        for (int i = 0; i < layers; i++) {
+            String p = "model.layers." + i + ".";
+            m.put(p + "input_layernorm.weight", new long[] {h});
+            m.put(p + "self_attn.q_proj.weight", new long[] {h, h});
+            m.put(p + "self_attn.k_proj.weight", new long[] {kv, h});
+            m.put(p + "self_attn.v_proj.weight", new long[] {kv, h});
+            m.put(p + "self_attn.o_proj.weight", new long[] {h, h});
+            m.put(p + "post_attention_layernorm.weight", new long[] {h});
+            m.put(p + "mlp.gate_proj.weight", new long[] {intermediateSize, h});
+            m.put(p + "mlp.up_proj.weight", new long[] {intermediateSize, h});
+            m.put(p + "mlp.down_proj.weight", new long[] {h, intermediateSize});
+        }
+        m.put("model.norm.weight", new long[] {h});
+        if (!tieWordEmbeddings) {
+            m.put("lm_head.weight", new long[] {vocabSize, h});
+        }
+        return m;
     }
 
     /**

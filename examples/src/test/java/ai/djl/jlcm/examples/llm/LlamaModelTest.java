@@ -134,7 +134,12 @@ public class LlamaModelTest {
             for (var p : model.getBlock().getParameters()) {
                 n += p.getValue().getArray().size();
             }
-            Assert.assertEquals(n, ((LlamaModel) model.getBlock()).getConfig().parameterCount());
+            LlamaModel llama = (LlamaModel) model.getBlock();
+            Assert.assertEquals(n, llama.getConfig().parameterCount());
+            var mapping = LlamaCheckpoint.mapping(llama);
+            var shapes = llama.getConfig().tensorShapes();
+            Assert.assertEquals(java.util.List.copyOf(mapping.keySet()), java.util.List.copyOf(shapes.keySet()));
+            mapping.forEach((name, p) -> Assert.assertEquals(p.getArray().getShape().getShape(), shapes.get(name), name));
         }
     }
 
