@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
  * java -jar examples/target/jlcm.jar ablation [--dataset mnist|fashion-mnist] [--bits 1,2,3]
  * java -jar examples/target/jlcm.jar zoo [--dataset mnist|fashion-mnist] [--models …] [--bits …]
  * java -jar examples/target/jlcm.jar bert evaluate|compress
+ * java -jar examples/target/jlcm.jar llm generate|perplexity|synth|compress
  * </pre>
  *
  * Each command prints a table and ends with one JSON line on standard output; logs go to standard
@@ -23,7 +24,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "jlcm 0.1.0",
         description = "Grouped-codebook compression of DJL models.",
-        subcommands = {DemoCommand.class, InspectCommand.class, BenchCommand.class, AblationCommand.class, ai.djl.jlcm.examples.bert.BertCommand.class, ai.djl.jlcm.examples.zoo.ZooCommand.class})
+        subcommands = {DemoCommand.class, InspectCommand.class, BenchCommand.class, AblationCommand.class, ai.djl.jlcm.examples.bert.BertCommand.class, ai.djl.jlcm.examples.zoo.ZooCommand.class, ai.djl.jlcm.examples.llm.LlmCommand.class})
 public final class JlcmCli implements Runnable {
 
     /**
@@ -70,6 +71,6 @@ public final class JlcmCli implements Runnable {
     @Override
     public void run() {
         throw new CommandLine.ParameterException(
-                new CommandLine(this), "missing command: demo, inspect, bench, ablation, zoo or bert");
+                new CommandLine(this), "missing command: demo, inspect, bench, ablation, zoo, bert or llm");
     }
 }
