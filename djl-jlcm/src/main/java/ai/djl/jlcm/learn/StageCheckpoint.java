@@ -34,6 +34,7 @@ import java.nio.file.StandardOpenOption;
 import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -207,7 +208,7 @@ final class StageCheckpoint {
      * @throws IOException if the file is missing, altered or malformed
      */
     void restoreStage(int stage, Block root, List<String> paths, Map<Block, Block> floatOf) throws IOException {
-        Map<String, LayerReport> byPath = new java.util.HashMap<>();
+        Map<String, LayerReport> byPath = new HashMap<>();
         layerReports().forEach(l -> byPath.put(l.path(), l));
         try (DataInputStream is = new DataInputStream(new ByteArrayInputStream(read(stageFile(stage))))) {
             for (String path : paths) {

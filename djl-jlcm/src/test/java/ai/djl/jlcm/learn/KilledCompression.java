@@ -1,5 +1,7 @@
 package ai.djl.jlcm.learn;
 
+import ai.djl.jlcm.ChildJvm;
+
 import java.nio.file.Path;
 
 /**
@@ -17,13 +19,7 @@ public final class KilledCompression {
         StageCheckpoint.afterWrite =
                 s -> {
                     if (s == stopAfter) {
-                        System.out.println(MARK);
-                        System.out.flush();
-                        try {
-                            Thread.sleep(600_000);
-                        } catch (InterruptedException e) {
-                            Thread.currentThread().interrupt();
-                        }
+                        ChildJvm.stopHere(MARK);
                     }
                 };
         StageCheckpointTest.compressAndExport(Path.of(args[0]), null);

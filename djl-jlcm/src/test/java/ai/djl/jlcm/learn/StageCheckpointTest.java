@@ -1,6 +1,7 @@
 package ai.djl.jlcm.learn;
 
 import ai.djl.Model;
+import ai.djl.jlcm.ChildJvm;
 import ai.djl.jlcm.Jlcm;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.ndarray.NDArray;
@@ -17,16 +18,12 @@ import ai.djl.nn.core.Linear;
 import org.testng.Assert;
 import org.testng.annotations.Test;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -89,31 +86,7 @@ public class StageCheckpointTest {
         Path uninterrupted = root.resolve("uninterrupted");
         JlcmReport whole = compressAndExport(null, uninterrupted);
 
-        List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.add("-Dai.djl.offline=true");
-        command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
-        command.add(KilledCompression.class.getName());
-        command.add(work.toString());
-        command.add(Integer.toString(KILL_AFTER));
-        Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
-        boolean reached = false;
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
-            String line;
-            while ((line = r.readLine()) != null) {
-                if (line.equals(KilledCompression.MARK)) {
-                    reached = true;
-                    break;
-                }
-            }
-            Assert.assertTrue(reached, "the child wrote the checkpoint of stage " + KILL_AFTER);
-            child.destroyForcibly(); // SIGKILL on Linux
-            Assert.assertTrue(child.waitFor(60, TimeUnit.SECONDS));
-        } finally {
-            child.destroyForcibly();
-        }
-        Assert.assertEquals(child.exitValue(), 137, "killed by SIGKILL");
+        ChildJvm.killAt(KilledCompression.class, KilledCompression.MARK, work.toString(), Integer.toString(KILL_AFTER));
         Assert.assertEquals(names(work), List.of(StageCheckpoint.MANIFEST, "stage-000.params", "stage-001.params",
                 "stage-002.params", "stage-003.params", "streams-003.bin"));
 
