@@ -38,10 +38,10 @@ public class StageCheckpointTest {
      * exports it.
      */
     static JlcmReport compressAndExport(Path work, Path out) {
-        return compressAndExport(work, out, 2);
+        return compressAndExport(work, out, 2, null);
     }
 
-    private static JlcmReport compressAndExport(Path work, Path out, int bits) {
+    private static JlcmReport compressAndExport(Path work, Path out, int bits, ai.djl.util.Progress bar) {
         try (Model model = Model.newInstance("ckpt", "PyTorch")) {
             model.setBlock(
                     new SequentialBlock()
@@ -60,7 +60,7 @@ public class StageCheckpointTest {
                 calibration.add(new NDList(m.create(gaussian(random, 12 * 64, 1f), new Shape(12, 1, 8, 8))));
             }
             JlcmReport report =
-                    Jlcm.builder().optBits(bits).optGroups(2).optSteps(15).optDeterministic(true).optWorkDir(work).build()
+                    Jlcm.builder().optBits(bits).optGroups(2).optSteps(15).optDeterministic(true).optWorkDir(work).optProgress(bar).build()
                             .compress(model, calibration);
             if (out != null) {
                 ModelExporter.builder().build().export(model, out);
@@ -118,8 +118,40 @@ public class StageCheckpointTest {
             StageCheckpoint.afterWrite = s -> {};
         }
         Assert.assertEquals(written, List.of(4, 5));
-        UncheckedIOException e = Assert.expectThrows(UncheckedIOException.class, () -> compressAndExport(work, null, 3));
+        UncheckedIOException e = Assert.expectThrows(UncheckedIOException.class, () -> compressAndExport(work, null, 3, null));
         Assert.assertTrue(e.getMessage().contains("checkpoint of another run: its plan differs"), e.getMessage());
+    }
+
+    /** The bar is reset for each stage with layers, counts its weights, and ends at its total. */
+    @Test
+    public void theProgressBarCountsEachStagesWeights() {
+        List<String> events = new ArrayList<>();
+        ai.djl.util.Progress bar =
+                new ai.djl.util.Progress() {
+                    @Override
+                    public void reset(String message, long max, String trailing) {
+                        events.add(message + " " + max);
+                    }
+
+                    @Override
+                    public void start(long initial) {}
+
+                    @Override
+                    public void end() {
+                        events.add("end");
+                    }
+
+                    @Override
+                    public void increment(long n) {}
+
+                    @Override
+                    public void update(long progress, String message) {
+                        Assert.assertTrue(message.contains("ETA"), message);
+                        events.add(Long.toString(progress));
+                    }
+                };
+        compressAndExport(null, null, 2, bar);
+        Assert.assertEquals(events, List.of("01Conv2d 54", "54", "end", "04Linear 5184", "5184", "end", "06Linear 240", "240", "end"));
     }
 
     @Test
