@@ -6,6 +6,9 @@ import ai.djl.jlcm.learn.JlcmReport;
 import ai.djl.jlcm.learn.MappingUpdate;
 import ai.djl.jlcm.learn.SequentialCompressor;
 import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.jlcm.pipeline.FloatSource;
+import ai.djl.jlcm.pipeline.Stage;
+import ai.djl.jlcm.pipeline.Stages;
 import ai.djl.jlcm.plan.CompressionPlan;
 import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.jlcm.plan.Method;
@@ -17,8 +20,11 @@ import ai.djl.nn.Block;
 import ai.djl.training.dataset.Batch;
 import ai.djl.training.dataset.Dataset;
 import ai.djl.translate.TranslateException;
+import ai.djl.util.Progress;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -53,8 +59,14 @@ public final class Jlcm {
     private final boolean deterministic;
     private final boolean staged;
     private final boolean recalibrateBatchNorm;
+    private final Path workDir;
+    private final FloatSource source;
+    private final Progress progress;
 
     private Jlcm(Builder b) {
+        workDir = b.workDir;
+        source = b.source;
+        progress = b.progress;
         recalibrateBatchNorm = b.recalibrateBatchNorm;
         deterministic = b.deterministic;
         staged = b.staged;
@@ -139,11 +151,22 @@ public final class Jlcm {
         if (selected.isEmpty()) {
             throw new IllegalArgumentException("The layer selection matches no layer of the model");
         }
+        if (source != null && selected.values().stream().anyMatch(s -> !s.getMethod().isCalibrated())) {
+            // data-free layers are compressed before the staged walk, from the whole float model
+            try {
+                for (Stage stage : Stages.of(block)) {
+                    source.load(stage);
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
         List<ReplacedLayer> dataFree = transformer.transformDataFree(block).layers();
         JlcmReport report =
                 selected.size() == dataFree.size()
                         ? new JlcmReport(List.of(), List.of(), List.of(), 0)
-                        : new SequentialCompressor(plan, units, staged).compress(block, calibration, manager);
+                        : new SequentialCompressor(plan, units, staged, workDir, source, progress)
+                                .compress(block, calibration, manager);
         report = new JlcmReport(report.layers(), dataFree, report.stages(), report.seconds());
         if (recalibrateBatchNorm) {
             BatchNormStatistics.reestimate(block, calibration, manager);
@@ -160,8 +183,58 @@ public final class Jlcm {
         private boolean deterministic;
         private boolean staged = true;
         private boolean recalibrateBatchNorm;
+        private Path workDir;
+        private FloatSource source;
+        private Progress progress;
 
         Builder() {}
+
+        /**
+         * Keeps a checkpoint in a work directory after each finished stage of the calibrated pass,
+         * and resumes from the one found there (default none: everything stays in memory). The
+         * directory must be absent, empty or hold a checkpoint of djl-jlcm; a checkpoint of another
+         * run (another plan, stages, calibration inputs or float parameters) is refused. What is kept:
+         * the finished stages' compressed layers, the two activation streams at the last finished
+         * stage's end, and a manifest written last and atomically, so a run killed at any instant
+         * resumes from the last finished stage. With {@link #optDeterministic(boolean) deterministic}
+         * compression a resumed run gives byte-identical parameters to an uninterrupted one. The
+         * directory is left in place when the run ends (a rerun then only reloads it).
+         *
+         * @param dir the work directory
+         * @return this builder
+         */
+        public Builder optWorkDir(Path dir) {
+            this.workDir = dir;
+            return this;
+        }
+
+        /**
+         * Reads the float parameters stage by stage from a source instead of the model's tree (default:
+         * the tree holds them all): each stage's are read when the stage starts, and the float weights
+         * of compressed layers are freed when no later stage runs them, so the float network is never
+         * resident whole. With data-free layers in the plan, every stage is read before they are
+         * compressed.
+         *
+         * @param source the source of the tree's float parameters
+         * @return this builder
+         */
+        public Builder optFloatSource(FloatSource source) {
+            this.source = source;
+            return this;
+        }
+
+        /**
+         * Shows progress on a bar (DJL's {@code ProgressBar} or any {@link Progress}), reset for each
+         * stage with the stage's weight count and updated as each layer is done, with an ETA from the
+         * weights done and left (default none; progress is always logged).
+         *
+         * @param progress the bar
+         * @return this builder
+         */
+        public Builder optProgress(Progress progress) {
+            this.progress = progress;
+            return this;
+        }
 
         /**
          * Re-estimates the running statistics of every {@code BatchNorm} on the calibration inputs

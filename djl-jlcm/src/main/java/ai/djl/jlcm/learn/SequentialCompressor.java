@@ -1,8 +1,10 @@
 package ai.djl.jlcm.learn;
 
+import ai.djl.jlcm.export.Digests;
 import ai.djl.jlcm.nn.CodebookWeight;
 import ai.djl.jlcm.nn.CompressedWeight;
 import ai.djl.jlcm.nn.MemoryMode;
+import ai.djl.jlcm.pipeline.FloatSource;
 import ai.djl.jlcm.pipeline.ResidentMemory;
 import ai.djl.jlcm.pipeline.Stage;
 import ai.djl.jlcm.pipeline.Stages;
@@ -22,10 +24,16 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.convolutional.Convolution;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
+import ai.djl.util.Pair;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -51,6 +59,9 @@ public final class SequentialCompressor {
     private final CompressionPlan plan;
     private final Predicate<String> units;
     private final boolean staged;
+    private final Path workDir;
+    private final FloatSource source;
+    private final ai.djl.util.Progress bar;
     /** The settings of the layers being compressed, by path. */
     private Map<String, LayerSettings> settings;
     /** Time spent in calibration passes in the current stage. */
@@ -66,11 +77,20 @@ public final class SequentialCompressor {
      *     learned one by one
      * @param staged whether to walk the model's stages ({@link Stages#of(Block)}) with activations
      *     held at stage boundaries, or to run every recording pass from the network's input
+     * @param workDir where to keep a checkpoint after each finished stage and resume from one, or
+     *     null for none
+     * @param source where the float parameters are read from stage by stage, or null when the tree
+     *     holds them all
+     * @param bar a progress bar reset for each stage, or null
      */
-    public SequentialCompressor(CompressionPlan plan, Predicate<String> units, boolean staged) {
+    public SequentialCompressor(
+            CompressionPlan plan, Predicate<String> units, boolean staged, Path workDir, FloatSource source, ai.djl.util.Progress bar) {
         this.plan = plan;
         this.units = units;
         this.staged = staged;
+        this.workDir = workDir;
+        this.source = source;
+        this.bar = bar;
     }
 
     /**
@@ -102,26 +122,52 @@ public final class SequentialCompressor {
             stages = List.of(Stages.whole(root));
         }
         List<List<String>> stagePaths = assign(paths, stages);
-        Progress progress = new Progress(root, paths, start);
+        List<NDList> calibrationList = list(calibration);
+        StageCheckpoint checkpoint = openCheckpoint(root, stages, stagePaths, calibrationList);
+        Progress progress = new Progress(root, paths, start, bar);
         Map<Block, Block> floatOf = new LinkedHashMap<>();
         List<LayerReport> reports = new ArrayList<>();
         List<StageReport> stageReports = new ArrayList<>();
         NDManager streams = manager.newSubManager();
         try {
-            List<NDList> compressedStream = list(calibration);
+            List<NDList> compressedStream = calibrationList;
             List<NDList> floatStream = compressedStream;
-            for (int s = 0; s < stages.size(); s++) {
+            int first = checkpoint == null ? 0 : checkpoint.finished();
+            if (first > 0) {
+                for (int s = 0; s < first; s++) {
+                    load(stages.get(s));
+                    checkpoint.restoreStage(s, root, stagePaths.get(s), floatOf);
+                }
+                reports.addAll(checkpoint.layerReports());
+                stageReports.addAll(checkpoint.stageReports());
+                if (first < stages.size()) {
+                    List<List<NDList>> restored = checkpoint.restoreStreams(streams);
+                    compressedStream = restored.get(0);
+                    floatStream = restored.get(1);
+                    release(floatOf, stages.subList(first, stages.size()), root);
+                }
+                reports.forEach(progress::restored);
+                logger.info("Resuming from the checkpoint in {}: {} of {} stages done", workDir, first, stages.size());
+            }
+            for (int s = first; s < stages.size(); s++) {
                 Stage stage = stages.get(s);
-                // recordings run from this stage to the end, and stop once the layer has its inputs:
-                // a layer called only by a later stage (BERT's word table, the tied MLM decoder) is still seen
-                Block recorder = stages.size() == 1 ? root : new StageRunner(stages.subList(s, stages.size()));
-                Block runner = stages.size() == 1 ? root : new StageRunner(List.of(stage));
+                load(stage);
+                // recordings run from this stage to the last stage that runs one of its layers, and stop
+                // once the layer has its inputs: a layer called by a later stage (BERT's word table, the
+                // tied MLM decoder) is still seen; the stages after this one are loaded for the pass only
+                List<Stage> reach = stages.subList(s, lastRunner(stages, s, stagePaths.get(s)) + 1);
+                Block recorder = stages.size() == 1 ? root : new StageRunner(reach, source);
+                Block runner = stages.size() == 1 ? root : new StageRunner(List.of(stage), source);
                 long stageStart = System.nanoTime();
                 recordNanos = 0;
-                reports.addAll(
-                        compressStage(root, stagePaths.get(s), recorder, compressedStream, floatStream, manager, floatOf, progress));
+                progress.startStage(stage.name(), stagePaths.get(s));
+                List<LayerReport> stageLayers =
+                        compressStage(root, stagePaths.get(s), recorder, compressedStream, floatStream, manager, floatOf, progress);
+                progress.endStage();
+                reports.addAll(stageLayers);
                 long learned = System.nanoTime();
-                if (s + 1 < stages.size()) {
+                boolean last = s + 1 == stages.size();
+                if (!last) {
                     NDManager next = manager.newSubManager();
                     List<NDList> nextCompressed = advance(runner, compressedStream, next);
                     List<NDList> nextFloat;
@@ -150,6 +196,9 @@ public final class SequentialCompressor {
                                 (System.nanoTime() - learned) / 1e9,
                                 ResidentMemory.peakBytes());
                 stageReports.add(sr);
+                if (checkpoint != null) {
+                    checkpoint.write(s, root, stageLayers, sr, last ? null : compressedStream, last ? null : floatStream);
+                }
                 if (sr.layers() > 0) {
                     logger.info(
                             String.format(
@@ -165,10 +214,62 @@ public final class SequentialCompressor {
                                     sr.peakResidentBytes() / 1e6));
                 }
             }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         } finally {
             streams.close();
         }
         return new JlcmReport(reports, List.of(), stageReports, (System.nanoTime() - start) / 1e9);
+    }
+
+    /** Opens the work directory's checkpoint for this run, or returns null without a work directory. */
+    private StageCheckpoint openCheckpoint(Block root, List<Stage> stages, List<List<String>> stagePaths, List<NDList> calibration) {
+        if (workDir == null) {
+            return null;
+        }
+        List<String> names = new ArrayList<>();
+        List<List<String>> work = new ArrayList<>();
+        for (int s = 0; s < stages.size(); s++) {
+            names.add(stages.get(s).name());
+            work.add(new ArrayList<>(workItems(stagePaths.get(s)).keySet()));
+        }
+        try {
+            String floats = source != null ? source.digest() : parameterDigest(root);
+            return StageCheckpoint.open(workDir, StageCheckpoint.identity(plan.toString(), names, work, calibration, floats));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The SHA-256 of every parameter of a tree that holds them all: names, shapes, types and values. */
+    private static String parameterDigest(Block root) {
+        MessageDigest md = Digests.newSha256();
+        for (Pair<String, Parameter> p : root.getParameters()) {
+            NDArray a = p.getValue().getArray();
+            md.update((p.getKey() + " " + a.getDataType() + " " + a.getShape() + "\n").getBytes(StandardCharsets.UTF_8));
+            md.update(a.toByteArray());
+        }
+        return Digests.hex(md.digest());
+    }
+
+    /** Loads a stage's float parameters from the source, if there is one. */
+    private void load(Stage stage) throws IOException {
+        if (source != null) {
+            source.load(stage);
+        }
+    }
+
+    /** The index of the last stage from {@code s} on that runs (or owns) one of stage s's layers. */
+    private static int lastRunner(List<Stage> stages, int s, List<String> paths) {
+        int last = s;
+        for (int t = s + 1; t < stages.size(); t++) {
+            for (String path : paths) {
+                if (stages.get(t).runs(path)) {
+                    last = t;
+                }
+            }
+        }
+        return last;
     }
 
     private boolean unitSpansStages(List<String> paths, List<Stage> stages) {
@@ -301,30 +402,66 @@ public final class SequentialCompressor {
         }
     }
 
-    /** Progress with an ETA from the weights done and left (layers differ in size by 100x in BERT). */
+    /**
+     * Progress with an ETA from the weights done and left (layers differ in size by 100x in BERT), as
+     * log lines and on an optional progress bar reset for each stage.
+     */
     private static final class Progress {
         private final long start;
         private final long totalWeights;
         private final int totalLayers;
+        private final ai.djl.util.Progress bar;
+        private final BlockTree tree;
         private long doneWeights;
+        private long restoredWeights;
+        private long stageDone;
         private int doneLayers;
 
-        Progress(Block root, List<String> paths, long start) {
+        Progress(Block root, List<String> paths, long start, ai.djl.util.Progress bar) {
             this.start = start;
-            BlockTree tree = BlockTree.of(root);
+            this.bar = bar;
+            tree = BlockTree.of(root);
+            totalWeights = weights(paths);
+            totalLayers = paths.size();
+        }
+
+        private long weights(List<String> paths) {
             long total = 0;
             for (String p : paths) {
-                total += tree.get(p).getDirectParameters().get("weight").getArray().size();
+                total += tree.get(p).getDirectParameters().get("weight").getArray().getShape().size();
             }
-            totalWeights = total;
-            totalLayers = paths.size();
+            return total;
+        }
+
+        /** Counts a layer of a resumed checkpoint as done, without time. */
+        void restored(LayerReport l) {
+            doneLayers++;
+            doneWeights += l.shape().size();
+            restoredWeights += l.shape().size();
+        }
+
+        void startStage(String name, List<String> paths) {
+            stageDone = 0;
+            if (bar != null && !paths.isEmpty()) {
+                bar.reset(name, weights(paths), "");
+            }
+        }
+
+        void endStage() {
+            if (bar != null && stageDone > 0) {
+                bar.end();
+            }
         }
 
         void done(LayerReport l) {
             doneLayers++;
             doneWeights += l.shape().size();
+            stageDone += l.shape().size();
             double elapsed = (System.nanoTime() - start) / 1e9;
-            double eta = elapsed / doneWeights * (totalWeights - doneWeights);
+            double eta = elapsed / (doneWeights - restoredWeights) * (totalWeights - doneWeights);
+            if (bar != null) {
+                bar.update(stageDone, String.format(Locale.ROOT, "%d/%d layers, ETA %.0f s", doneLayers, totalLayers, eta));
+            }
             logger.info(
                     String.format(
                             Locale.ROOT,
@@ -518,10 +655,22 @@ public final class SequentialCompressor {
 
     /** Puts a codebook block holding {@code weight} at {@code path}. */
     private static ReplacedLayer put(Block root, String path, CompressedWeight weight) {
-        BlockTree tree = BlockTree.of(root);
-        Block layer = tree.get(path);
+        Block layer = BlockTree.of(root).get(path);
         NDManager manager = layer.getDirectParameters().get("weight").getArray().getManager();
-        Block replacement = Replacements.codebookBlock(layer, CodebookWeight.of(weight, manager), path, MemoryMode.PACKED);
+        return place(root, path, layer, Replacements.codebookBlock(layer, CodebookWeight.of(weight, manager), path, MemoryMode.PACKED));
+    }
+
+    /**
+     * Puts a codebook block in place of the float layer at a path.
+     *
+     * @param root the model's root
+     * @param path the layer's path
+     * @param layer the float layer
+     * @param replacement the codebook block
+     * @return what was replaced
+     */
+    static ReplacedLayer place(Block root, String path, Block layer, Block replacement) {
+        BlockTree tree = BlockTree.of(root);
         tree.checkReplaceable(layer, replacement, path);
         ReplacedLayer replaced = ReplacedLayer.of(path, layer, replacement, tree.placeCount(layer));
         tree.replace(layer, replacement);

@@ -1,6 +1,7 @@
 package ai.djl.jlcm.export;
 
 import ai.djl.Model;
+import ai.djl.jlcm.ChildJvm;
 
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -20,16 +21,7 @@ public final class KilledExport {
         Path dir = Path.of(args[0]);
         try (Model model = TinyModels.compressed(Integer.parseInt(args[1]))) {
             System.out.println("OUT " + Arrays.toString(TinyModels.predict(model)));
-            ModelDirectory.betweenRenames =
-                    () -> {
-                        System.out.println(MARK);
-                        System.out.flush();
-                        try {
-                            Thread.sleep(600_000);
-                        } catch (InterruptedException e) {
-                            Thread.currentThread().interrupt();
-                        }
-                    };
+            ModelDirectory.betweenRenames = () -> ChildJvm.stopHere(MARK);
             ModelExporter.builder().optOverwrite(true).build().export(model, dir);
         }
         System.out.println("EXPORTED");

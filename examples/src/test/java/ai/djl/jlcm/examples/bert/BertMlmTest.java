@@ -412,17 +412,16 @@ public class BertMlmTest {
     }
 
     private Map<String, ai.djl.jlcm.nn.CompressedWeight> jlcm(TensorBundle bundle, boolean staged) throws IOException {
-        try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
-                NDManager m = NDManager.newBaseManager()) {
+        try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX)) {
+            return jlcm(model, ai.djl.jlcm.Jlcm.builder().optStaged(staged));
+        }
+    }
+
+    /** Compresses with the settings of these tests and returns the compressed weights. */
+    private static Map<String, ai.djl.jlcm.nn.CompressedWeight> jlcm(Model model, ai.djl.jlcm.Jlcm.Builder builder) {
+        try (NDManager m = NDManager.newBaseManager()) {
             List<NDList> calibration = List.of(inputs(m, ids(4, 10, 40, 1)), inputs(m, ids(4, 10, 40, 2)));
-            ai.djl.jlcm.Jlcm.builder()
-                    .optBits(2)
-                    .optGroups(2)
-                    .optSteps(8)
-                    .optStaged(staged)
-                    .optDeterministic(true)
-                    .build()
-                    .compress(model, calibration);
+            builder.optBits(2).optGroups(2).optSteps(8).optDeterministic(true).build().compress(model, calibration);
             Map<String, ai.djl.jlcm.nn.CompressedWeight> out = new LinkedHashMap<>();
             for (Map.Entry<String, Block> e : BlockTree.of(model.getBlock()).blocks().entrySet()) {
                 if (e.getValue() instanceof ai.djl.jlcm.nn.CodebookBlock) {
@@ -467,6 +466,59 @@ public class BertMlmTest {
         }
     }
 
+    /**
+     * Read stage by stage from the checkpoint with a work directory, failing at the end of the third
+     * stage, then resumed from the checkpoint of the second: the weights of the model loaded whole.
+     */
+    @Test
+    public void aLazyResumedRunGivesTheWeightsOfTheLoadedModel() throws IOException {
+        TensorBundle bundle = write(tiny.tensors);
+        Map<String, ai.djl.jlcm.nn.CompressedWeight> loaded = jlcm(bundle, true);
+        Path work = dir.resolve("work");
+        ai.djl.util.Progress failing =
+                new ai.djl.util.Progress() {
+                    private int stage;
+
+                    @Override
+                    public void reset(String message, long max, String trailing) {}
+
+                    @Override
+                    public void start(long initial) {}
+
+                    @Override
+                    public void end() {
+                        if (++stage == 3) {
+                            throw new IllegalStateException("interrupted");
+                        }
+                    }
+
+                    @Override
+                    public void increment(long n) {}
+
+                    @Override
+                    public void update(long progress, String message) {}
+                };
+        PretrainedBert.Staged first = PretrainedBert.open(bundle, TinyBert.CONFIG, PREFIX);
+        try (Model model = first.model()) {
+            ai.djl.jlcm.Jlcm.Builder b = ai.djl.jlcm.Jlcm.builder().optFloatSource(first.source()).optWorkDir(work).optProgress(failing);
+            IllegalStateException e = Assert.expectThrows(IllegalStateException.class, () -> jlcm(model, b));
+            Assert.assertEquals(e.getMessage(), "interrupted");
+        }
+        Assert.assertTrue(Files.exists(work.resolve("stage-001.params")));
+        Assert.assertFalse(Files.exists(work.resolve("stage-002.params")));
+        PretrainedBert.Staged second = PretrainedBert.open(bundle, TinyBert.CONFIG, PREFIX);
+        Map<String, ai.djl.jlcm.nn.CompressedWeight> resumed;
+        try (Model model = second.model()) {
+            resumed = jlcm(model, ai.djl.jlcm.Jlcm.builder().optFloatSource(second.source()).optWorkDir(work));
+        }
+        Assert.assertEquals(resumed.keySet(), loaded.keySet());
+        for (String path : loaded.keySet()) {
+            Assert.assertEquals(resumed.get(path).getIndices(), loaded.get(path).getIndices(), path);
+            Assert.assertEquals(resumed.get(path).getCodebooks(), loaded.get(path).getCodebooks(), path);
+            Assert.assertEquals(resumed.get(path).getGroupOf(), loaded.get(path).getGroupOf(), path);
+        }
+    }
+
     /** bert compress's GPTQ plans round the tied word table to nearest on the method's grid, by a path rule. */
     @Test
     public void gptqPlansRoundTheTiedWordTableToNearest() throws IOException {
@@ -484,7 +536,7 @@ public class BertMlmTest {
             try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
                     NDManager m = NDManager.newBaseManager()) {
                 List<NDList> calibration = List.of(inputs(m, ids(4, 10, 40, 1)));
-                ai.djl.jlcm.learn.JlcmReport report = BertCompressCommand.compress(model, plan, calibration, true);
+                ai.djl.jlcm.learn.JlcmReport report = BertCompressCommand.compress(model, plan, calibration, true, null, null);
                 Assert.assertEquals(report.dataFree().size(), 1, method);
                 ReplacedLayer table = report.dataFree().get(0);
                 Assert.assertEquals(table.path(), BertCompressCommand.WORD_TABLE);
