@@ -1,6 +1,8 @@
 package ai.djl.jlcm;
 
 import ai.djl.Model;
+import ai.djl.jlcm.allocation.BitAllocation;
+import ai.djl.jlcm.allocation.SizeBudget;
 import ai.djl.jlcm.learn.BatchNormStatistics;
 import ai.djl.jlcm.learn.JlcmReport;
 import ai.djl.jlcm.learn.MappingUpdate;
@@ -53,8 +55,10 @@ public final class Jlcm {
     private final boolean deterministic;
     private final boolean staged;
     private final boolean recalibrateBatchNorm;
+    private final Double targetBitsPerWeight;
 
     private Jlcm(Builder b) {
+        targetBitsPerWeight = b.targetBitsPerWeight;
         recalibrateBatchNorm = b.recalibrateBatchNorm;
         deterministic = b.deterministic;
         staged = b.staged;
@@ -134,6 +138,10 @@ public final class Jlcm {
     }
 
     private JlcmReport compressAndRecalibrate(Block block, Iterable<NDList> calibration, NDManager manager) {
+        CompressionPlan plan =
+                targetBitsPerWeight == null
+                        ? this.plan
+                        : BitAllocation.allocate(block, this.plan, targetBitsPerWeight).applyTo(this.plan);
         CodebookTransformer transformer = CodebookTransformer.builder().optPlan(plan).build();
         Map<String, LayerSettings> selected = transformer.selectedLayers(block);
         if (selected.isEmpty()) {
@@ -160,8 +168,26 @@ public final class Jlcm {
         private boolean deterministic;
         private boolean staged = true;
         private boolean recalibrateBatchNorm;
+        private Double targetBitsPerWeight;
 
         Builder() {}
+
+        /**
+         * Chooses each compressed layer's index width (1 to 8 bits) so that the whole model stores at
+         * most this many bits per parameter, every array counted ({@link
+         * ai.djl.jlcm.export.ModelSize#modelBitsPerWeight()}), with the widths that minimize the
+         * layers' predicted quantization error ({@link BitAllocation}). The widths replace the plan's
+         * bits for those layers; its methods, groups and modes stay. Default: no target, the plan's
+         * bits.
+         *
+         * @param bitsPerWeight the whole-model target, positive
+         * @return this builder
+         * @throws IllegalArgumentException if the target is not positive and finite
+         */
+        public Builder optTargetBitsPerWeight(double bitsPerWeight) {
+            this.targetBitsPerWeight = SizeBudget.checkTarget(bitsPerWeight);
+            return this;
+        }
 
         /**
          * Re-estimates the running statistics of every {@code BatchNorm} on the calibration inputs
