@@ -2,26 +2,29 @@ package ai.djl.jlcm.allocation;
 
 import ai.djl.jlcm.nn.CompressedWeight;
 
-import java.util.Comparator;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.PriorityQueue;
 
 /**
  * Chooses one index width per layer so that the whole model's stored bits stay within a {@link
- * SizeBudget} and the sum of the layers' predicted losses is small.
+ * SizeBudget} and the sum of the layers' predicted losses is smallest.
  *
- * <p>Greedy by marginal gain per bit: every layer starts at the smallest width; then, while the
- * budget allows, the one-bit step of the layer with the largest loss decrease per stored bit is
- * taken. A step that does not fit is dropped (the budget left only shrinks), and a layer whose next
- * width gains nothing stops. Each layer's loss is asked for lazily, at its current width and the
- * next, so a layer's sensitivity is measured only up to one bit above the width it gets. For losses
- * that fall convexly with the width (quantization error roughly quarters per bit) this is the
- * classic greedy of the multiple-choice knapsack, optimal up to the last step that does not fit.
+ * <p>An exact multiple-choice knapsack, solved by dynamic programming over sizes: every layer starts
+ * at the smallest width, and the bits above that (the spare budget) are spent in units of
+ * {@code 1/}{@value #RESOLUTION} of the spare budget, each layer's extra size rounded up to whole
+ * units, so the result never exceeds the budget and leaves at most one unit per layer unspent. A
+ * greedy by marginal gain per bit was tried first: on the MNIST CNN, whose one large layer holds 97 %
+ * of the weights, it spent the budget on the small layers' cheap steps and then could not afford the
+ * large layer's step, ending 0.4 bits/weight below the target. A layer's loss is asked only for the
+ * widths whose size fits the budget.
  */
 public final class BitAllocator {
+
+    /** The spare budget is split into this many units. */
+    static final int RESOLUTION = 1 << 15;
 
     private final int minBits;
     private final int maxBits;
@@ -53,62 +56,65 @@ public final class BitAllocator {
      *     the message names the smallest bits per weight the model can reach
      */
     public Allocation allocate(List<? extends AllocationLayer> layers, SizeBudget budget) {
-        long limit = budget.maxStoredBits();
-        int[] width = new int[layers.size()];
-        long used = budget.fixedBits();
-        for (int i = 0; i < width.length; i++) {
-            width[i] = minBits;
-            used += layers.get(i).storedBits(minBits);
+        int n = layers.size();
+        int widths = maxBits - minBits + 1;
+        long minimum = budget.fixedBits();
+        for (AllocationLayer l : layers) {
+            minimum += l.storedBits(minBits);
         }
-        if (used > limit) {
+        long spare = budget.maxStoredBits() - minimum;
+        if (spare < 0) {
             throw new IllegalArgumentException(
                     String.format(
                             Locale.ROOT,
                             "target %.4f bits/weight is below the smallest this model can reach: %.4f bits/weight, every one of"
                                     + " its %d compressed layers at %d bit%s, the parameters that stay float (%.4f bits/weight) included",
                             budget.targetBitsPerWeight(),
-                            budget.bitsPerWeight(used),
-                            width.length,
+                            budget.bitsPerWeight(minimum),
+                            n,
                             minBits,
                             minBits == 1 ? "" : "s",
                             budget.bitsPerWeight(budget.fixedBits())));
         }
-        PriorityQueue<Step> steps =
-                new PriorityQueue<>(Comparator.comparingDouble(Step::gainPerBit).reversed().thenComparingInt(Step::layer));
-        double[] error = new double[width.length];
-        for (int i = 0; i < width.length; i++) {
-            error[i] = layers.get(i).error(minBits);
-            offer(steps, layers.get(i), i, minBits, error[i]);
-        }
-        while (!steps.isEmpty()) {
-            Step s = steps.poll();
-            if (used + s.extraBits > limit) {
-                continue;
+        long unit = Math.max(1, (spare + RESOLUTION - 1) / RESOLUTION);
+        int capacity = (int) (spare / unit);
+        long[][] extra = new long[n][widths];
+        double[][] error = new double[n][widths];
+        double[] best = new double[capacity + 1];
+        byte[][] choice = new byte[n][capacity + 1];
+        for (int i = 0; i < n; i++) {
+            AllocationLayer l = layers.get(i);
+            long base = l.storedBits(minBits);
+            for (int w = 0; w < widths; w++) {
+                extra[i][w] = l.storedBits(minBits + w) - base;
+                error[i][w] = extra[i][w] <= spare ? l.error(minBits + w) : Double.NaN;
             }
-            used += s.extraBits;
-            width[s.layer]++;
-            error[s.layer] = s.nextError;
-            offer(steps, layers.get(s.layer), s.layer, width[s.layer], s.nextError);
+            double[] next = new double[capacity + 1];
+            Arrays.fill(next, Double.POSITIVE_INFINITY);
+            for (int w = 0; w < widths && extra[i][w] <= spare; w++) {
+                int units = (int) ((extra[i][w] + unit - 1) / unit);
+                for (int c = units; c <= capacity; c++) {
+                    double e = best[c - units] + error[i][w];
+                    if (e < next[c]) {
+                        next[c] = e;
+                        choice[i][c] = (byte) w;
+                    }
+                }
+            }
+            best = next;
         }
         Map<String, Integer> bits = new LinkedHashMap<>();
-        double total = 0;
-        for (int i = 0; i < width.length; i++) {
-            bits.put(layers.get(i).path(), width[i]);
-            total += error[i];
+        int[] chosen = new int[n];
+        long used = minimum;
+        int c = capacity;
+        for (int i = n - 1; i >= 0; i--) {
+            chosen[i] = choice[i][c];
+            used += extra[i][chosen[i]];
+            c -= (int) ((extra[i][chosen[i]] + unit - 1) / unit);
         }
-        return new Allocation(bits, used, budget.parameterCount(), total);
+        for (int i = 0; i < n; i++) {
+            bits.put(layers.get(i).path(), minBits + chosen[i]);
+        }
+        return new Allocation(bits, used, budget.parameterCount(), best[capacity]);
     }
-
-    private void offer(PriorityQueue<Step> steps, AllocationLayer layer, int index, int bits, double error) {
-        if (bits >= maxBits) {
-            return;
-        }
-        double next = layer.error(bits + 1);
-        long extra = layer.storedBits(bits + 1) - layer.storedBits(bits);
-        if (next < error) {
-            steps.add(new Step(index, (error - next) / extra, extra, next));
-        }
-    }
-
-    private record Step(int layer, double gainPerBit, long extraBits, double nextError) {}
 }

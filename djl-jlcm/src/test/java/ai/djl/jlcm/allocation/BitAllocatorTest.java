@@ -55,6 +55,16 @@ public class BitAllocatorTest {
     }
 
     @Test
+    public void affordsTheLargeLayerWhereAGreedyBySmallStepsWouldNot() {
+        // greedy by gain per bit takes the small layer to 5 bits first, then the large step no longer fits
+        Layer large = new Layer("large", 1000, 1);
+        Layer small = new Layer("small", 10, 1);
+        Allocation a = new BitAllocator(1, 8).allocate(List.of(large, small), new SizeBudget(1010, 0, 2));
+        Assert.assertEquals(a.bits(), Map.of("large", 2, "small", 2));
+        Assert.assertEquals(a.storedBits(), 2020);
+    }
+
+    @Test
     public void staysWithinTheBudgetWithFixedBits() {
         List<Layer> layers = List.of(new Layer("a", 300, 1), new Layer("b", 700, 2), new Layer("c", 50, 30));
         long params = 1050 + 40;
@@ -73,7 +83,7 @@ public class BitAllocatorTest {
     }
 
     @Test
-    public void asksErrorsOnlyUpToOneBitAboveTheChosenWidth() {
+    public void asksErrorsOnlyForWidthsThatFit() {
         Layer a = new Layer("a", 100, 1);
         Layer b = new Layer("b", 100, 1);
         Allocation allocation = new BitAllocator(1, 8).allocate(List.of(a, b), new SizeBudget(200, 0, 2));
