@@ -67,8 +67,8 @@ public final class BitAllocator {
             throw new IllegalArgumentException(
                     String.format(
                             Locale.ROOT,
-                            "target %.4f bits/weight is below the smallest this model can reach: %.4f bits/weight, every one of"
-                                    + " its %d compressed layers at %d bit%s, the parameters that stay float (%.4f bits/weight) included",
+                            "target %s bits/weight is below the smallest this model can reach: %.5f bits/weight, every one of"
+                                    + " its %d compressed layers at %d bit%s, the parameters that stay float (%.5f bits/weight) included",
                             budget.targetBitsPerWeight(),
                             budget.bitsPerWeight(minimum),
                             n,

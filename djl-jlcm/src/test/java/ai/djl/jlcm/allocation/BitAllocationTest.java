@@ -143,7 +143,7 @@ public class BitAllocationTest {
                     Assert.expectThrows(
                             IllegalArgumentException.class,
                             () -> Jlcm.builder().optPlan(plan(Method.KMEANS)).optTargetBitsPerWeight(0.5).build().compress(model, List.of()));
-            Assert.assertTrue(e.getMessage().startsWith("target 0.5000 bits/weight is below the smallest this model can reach: 1."), e.getMessage());
+            Assert.assertTrue(e.getMessage().startsWith("target 0.5 bits/weight is below the smallest this model can reach: 1."), e.getMessage());
             Assert.assertTrue(compressedWidths(model.getBlock()).isEmpty());
         }
         Assert.expectThrows(IllegalArgumentException.class, () -> Jlcm.builder().optTargetBitsPerWeight(-1));

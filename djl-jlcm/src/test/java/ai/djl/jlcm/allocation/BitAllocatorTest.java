@@ -104,7 +104,7 @@ public class BitAllocatorTest {
                 Assert.expectThrows(
                         IllegalArgumentException.class,
                         () -> new BitAllocator(1, 8).allocate(layers, new SizeBudget(1000, 100 * 32, 1.5)));
-        Assert.assertTrue(e.getMessage().contains("4.1000 bits/weight"), e.getMessage());
+        Assert.assertTrue(e.getMessage().contains("target 1.5 bits/weight is below the smallest this model can reach: 4.10000 bits/weight"), e.getMessage());
         Assert.assertTrue(e.getMessage().contains("1 bit"), e.getMessage());
         Assert.expectThrows(IllegalArgumentException.class, () -> new SizeBudget(10, 0, 0));
         Assert.expectThrows(IllegalArgumentException.class, () -> new SizeBudget(10, 0, Double.NaN));
