@@ -1,6 +1,8 @@
 package ai.djl.jlcm;
 
 import ai.djl.Model;
+import ai.djl.jlcm.allocation.BitAllocation;
+import ai.djl.jlcm.allocation.SizeBudget;
 import ai.djl.jlcm.learn.BatchNormStatistics;
 import ai.djl.jlcm.learn.JlcmReport;
 import ai.djl.jlcm.learn.MappingUpdate;
@@ -62,11 +64,13 @@ public final class Jlcm {
     private final Path workDir;
     private final FloatSource source;
     private final Progress progress;
+    private final Double targetBitsPerWeight;
 
     private Jlcm(Builder b) {
         workDir = b.workDir;
         source = b.source;
         progress = b.progress;
+        targetBitsPerWeight = b.targetBitsPerWeight;
         recalibrateBatchNorm = b.recalibrateBatchNorm;
         deterministic = b.deterministic;
         staged = b.staged;
@@ -146,6 +150,10 @@ public final class Jlcm {
     }
 
     private JlcmReport compressAndRecalibrate(Block block, Iterable<NDList> calibration, NDManager manager) {
+        CompressionPlan plan =
+                targetBitsPerWeight == null
+                        ? this.plan
+                        : BitAllocation.allocate(block, this.plan, targetBitsPerWeight).applyTo(this.plan);
         CodebookTransformer transformer = CodebookTransformer.builder().optPlan(plan).build();
         Map<String, LayerSettings> selected = transformer.selectedLayers(block);
         if (selected.isEmpty()) {
@@ -186,6 +194,7 @@ public final class Jlcm {
         private Path workDir;
         private FloatSource source;
         private Progress progress;
+        private Double targetBitsPerWeight;
 
         Builder() {}
 
@@ -233,6 +242,23 @@ public final class Jlcm {
          */
         public Builder optProgress(Progress progress) {
             this.progress = progress;
+            return this;
+        }
+
+        /**
+         * Chooses each compressed layer's index width (1 to 8 bits) so that the whole model stores at
+         * most this many bits per parameter, every array counted ({@link
+         * ai.djl.jlcm.export.ModelSize#modelBitsPerWeight()}), with the widths that minimize the
+         * layers' predicted quantization error ({@link BitAllocation}). The widths replace the plan's
+         * bits for those layers; its methods, groups and modes stay. Default: no target, the plan's
+         * bits.
+         *
+         * @param bitsPerWeight the whole-model target, positive
+         * @return this builder
+         * @throws IllegalArgumentException if the target is not positive and finite
+         */
+        public Builder optTargetBitsPerWeight(double bitsPerWeight) {
+            this.targetBitsPerWeight = SizeBudget.checkTarget(bitsPerWeight);
             return this;
         }
 

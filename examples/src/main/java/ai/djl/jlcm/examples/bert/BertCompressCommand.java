@@ -2,6 +2,7 @@ package ai.djl.jlcm.examples.bert;
 
 import ai.djl.Model;
 import ai.djl.jlcm.Jlcm;
+import ai.djl.jlcm.allocation.BitAllocation;
 import ai.djl.jlcm.examples.cli.ModelDirectories;
 import ai.djl.jlcm.examples.cli.StderrProgressBar;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
@@ -70,6 +71,13 @@ final class BertCompressCommand implements Callable<Integer> {
     int bits = LayerSettings.DEFAULT_BITS;
 
     @Option(
+            names = "--target-bits",
+            paramLabel = "B",
+            description = "allocate each layer's width (1-8 bits) so that the whole model stores at most B bits per"
+                    + " parameter, every array counted (the JSON's bits_per_weight); replaces --bits")
+    Double targetBits;
+
+    @Option(
             names = "--method",
             description = "rtn (per-row round to nearest), kmeans (KMEANS-1: one k-means codebook per matrix),"
                     + " jlcm (calibrated), gptq (calibrated GPTQ rounding onto RTN's per-row grid) or gptq-codebook"
@@ -113,7 +121,7 @@ final class BertCompressCommand implements Callable<Integer> {
                     + " cls/transform) (default: all 75)")
     String layers;
 
-    @Option(names = "--out", description = "compressed model directory (default: jlcm-models/bert-base-<method>-<bits>bit)")
+    @Option(names = "--out", description = "compressed model directory (default: jlcm-models/bert-base-<method>-<bits>bit; t<B> in place of <bits>bit with --target-bits)")
     Path out;
 
     @Option(names = "--whole-network", description = "jlcm/gptq: record every layer from the network input instead of stage by stage (the earlier, slower schedule; the same result)")
@@ -137,6 +145,9 @@ final class BertCompressCommand implements Callable<Integer> {
         options.validate();
         if (bits < 1 || bits > 8) {
             throw new IllegalArgumentException("--bits must be between 1 and 8, got " + bits);
+        }
+        if (targetBits != null && !(targetBits > 0 && targetBits < 32)) {
+            throw new IllegalArgumentException("--target-bits must be above 0 and below 32, got " + targetBits);
         }
         if (!METHODS.contains(method.toLowerCase(Locale.ROOT))) {
             throw new IllegalArgumentException("--method must be rtn, kmeans, jlcm, gptq or gptq-codebook, got " + method);
@@ -207,7 +218,7 @@ final class BertCompressCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         validate();
-        Path dir = out != null ? out : Path.of("jlcm-models", "bert-base-" + methodName() + "-" + bits + "bit");
+        Path dir = out != null ? out : Path.of("jlcm-models", "bert-base-" + methodName() + "-" + (targetBits == null ? bits + "bit" : "t" + targetBits));
         ModelDirectory.checkDestination(dir, overwrite);
         RegistryFetcher fetcher = options.fetcher();
         BertFiles files = BertFiles.fetch(fetcher);
@@ -226,6 +237,9 @@ final class BertCompressCommand implements Callable<Integer> {
             CompressionPlan plan = plan();
             if (CodebookTransformer.builder().optPlan(plan).build().selectedLayers(model.getBlock()).isEmpty()) {
                 throw new IllegalArgumentException("--layers " + layers + " matches no Linear layer");
+            }
+            if (targetBits != null) {
+                plan = BitAllocation.allocate(model.getBlock(), plan, targetBits).applyTo(plan);
             }
             List<NDList> calibration = null;
             NDManager calibrationManager = null;
@@ -321,6 +335,9 @@ final class BertCompressCommand implements Callable<Integer> {
         json.addProperty("masked_tokens", r.maskedTokens());
         json.addProperty("method", methodName());
         json.addProperty("bits", bits);
+        if (targetBits != null) {
+            json.addProperty("target_bits_per_weight", targetBits);
+        }
         json.addProperty("bits_per_weight", wholeBits);
         json.addProperty("bits_per_compressed_weight", size.bitsPerWeight());
         json.addProperty("file_bytes", fileBytes);

@@ -45,6 +45,13 @@ final class DemoCommand implements Callable<Integer> {
     int bits = 2;
 
     @Option(
+            names = "--target-bits",
+            paramLabel = "B",
+            description = "choose each layer's width (1-8 bits) so that the whole model stores at most B bits per"
+                    + " parameter, every array counted (model bits/weight); replaces --bits")
+    Double targetBits;
+
+    @Option(
             names = "--method",
             description = "compression method: ${COMPLETION-CANDIDATES} (default: jlcm)",
             converter = MethodConverter.class,
@@ -89,7 +96,7 @@ final class DemoCommand implements Callable<Integer> {
 
     @Option(
             names = "--out",
-            description = "compressed model directory (default: jlcm-models/mnist-cnn-<method>-<bits>bit)")
+            description = "compressed model directory (default: jlcm-models/mnist-cnn-<method>-<bits>bit; t<B> in place of <bits>bit with --target-bits)")
     Path out;
 
     @Option(names = "--overwrite", description = "replace --out if it holds a model directory written by djl-jlcm (any other non-empty directory is refused)")
@@ -104,6 +111,9 @@ final class DemoCommand implements Callable<Integer> {
         if (bits < 1 || bits > 8) {
             throw new IllegalArgumentException("--bits must be between 1 and 8, got " + bits);
         }
+        if (targetBits != null && !(targetBits > 0 && targetBits < 32)) {
+            throw new IllegalArgumentException("--target-bits must be above 0 and below 32, got " + targetBits);
+        }
         if (groups < 1) {
             throw new IllegalArgumentException("--groups must be positive, got " + groups);
         }
@@ -114,7 +124,7 @@ final class DemoCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--calibration-samples must be positive, got " + calibrationSamples);
         }
         Path cacheDir = cache != null ? cache : RegistryFetcher.defaultCacheDir();
-        Path dir = out != null ? out : Path.of("jlcm-models", "mnist-cnn-" + method.label() + "-" + bits + "bit");
+        Path dir = out != null ? out : Path.of("jlcm-models", "mnist-cnn-" + method.label() + "-" + widthLabel());
         ModelDirectory.checkDestination(dir, overwrite);
         MnistData data = MnistData.load(MnistData.MNIST, cacheDir);
 
@@ -140,19 +150,24 @@ final class DemoCommand implements Callable<Integer> {
 
         float accuracy;
         ModelSize size;
+        TextTable layerTable;
         try (ZooModel<NDList, NDList> reloaded = ModelDirectories.load(dir)) {
             accuracy = MnistTraining.accuracy(reloaded, data);
             size = ModelSize.of(reloaded.getBlock());
+            layerTable = InspectCommand.layerTable(reloaded.getBlock());
         }
         long fileBytes = ModelDirectories.paramsBytes(dir);
 
-        TextTable table = new TextTable("model", "method", "bits", "bits/weight", "stored bytes", ".params bytes", "test accuracy");
-        table.add("float", "-", 32, "32.000", floatSize.storedBytes(), floatFileBytes, pct(floatAccuracy));
+        System.out.print(layerTable);
+        TextTable table =
+                new TextTable("model", "method", "bits", "bits/weight", "model bits/weight", "stored bytes", ".params bytes", "test accuracy");
+        table.add("float", "-", 32, "32.000", "32.000", floatSize.storedBytes(), floatFileBytes, pct(floatAccuracy));
         table.add(
                 "compressed, reloaded",
                 describe(),
-                bits,
+                targetBits == null ? bits : "<= " + targetBits,
                 String.format(Locale.ROOT, "%.3f", size.bitsPerWeight()),
+                String.format(Locale.ROOT, "%.3f", size.modelBitsPerWeight()),
                 size.storedBytes(),
                 fileBytes,
                 pct(accuracy));
@@ -169,7 +184,11 @@ final class DemoCommand implements Callable<Integer> {
         json.addProperty("float_accuracy", floatAccuracy);
         json.addProperty("compressed_accuracy", accuracy);
         json.addProperty("method", method.label());
-        json.addProperty("bits", bits);
+        if (targetBits == null) {
+            json.addProperty("bits", bits);
+        } else {
+            json.addProperty("target_bits_per_weight", targetBits);
+        }
         if (method != Method.RTN) {
             json.addProperty("groups", groups);
             json.addProperty("mode", mode.name().toLowerCase(Locale.ROOT));
@@ -179,6 +198,7 @@ final class DemoCommand implements Callable<Integer> {
         }
         json.addProperty("seconds", seconds);
         json.addProperty("bits_per_weight", size.bitsPerWeight());
+        json.addProperty("model_bits_per_weight", size.modelBitsPerWeight());
         json.addProperty("stored_bytes", size.storedBytes());
         json.addProperty("file_bytes", fileBytes);
         json.addProperty("model_dir", dir.toAbsolutePath().toString());
@@ -204,14 +224,21 @@ final class DemoCommand implements Callable<Integer> {
         try (NDManager m = model.getNDManager().newSubManager()) {
             List<NDList> calibration =
                     plan.usesCalibration() ? Calibration.batches(data, m, Math.min(calibrationSamples, data.trainSize())) : List.of();
-            return Jlcm.builder()
-                    .optPlan(plan)
-                    .optReconstructionUnits(endToEnd ? String::isEmpty : p -> false)
-                    .optDeterministic(deterministic)
-                    .build()
-                    .compress(model, calibration)
-                    .layerCount();
+            Jlcm.Builder jlcm =
+                    Jlcm.builder()
+                            .optPlan(plan)
+                            .optReconstructionUnits(endToEnd ? String::isEmpty : p -> false)
+                            .optDeterministic(deterministic);
+            if (targetBits != null) {
+                jlcm.optTargetBitsPerWeight(targetBits);
+            }
+            return jlcm.build().compress(model, calibration).layerCount();
         }
+    }
+
+    /** The width part of the default directory name: {@code 2bit}, or {@code t2.3} for a target. */
+    private String widthLabel() {
+        return targetBits == null ? bits + "bit" : "t" + targetBits;
     }
 
     private String describe() {

@@ -48,31 +48,10 @@ final class InspectCommand implements Callable<Integer> {
             throw new IllegalArgumentException(
                     dir + " is not a model directory: it holds no " + Manifest.FILE_NAME + " and no .params file");
         }
-        TextTable table = new TextTable("path", "type", "shape", "bits", "groups", "mode", "stored bytes");
-        int rows = 0;
+        TextTable table;
         ModelSize size;
         try (ZooModel<NDList, NDList> model = ModelDirectories.load(dir)) {
-            for (Map.Entry<String, Block> e : BlockTree.of(model.getBlock()).blocks().entrySet()) {
-                Block b = e.getValue();
-                if (b.getDirectParameters().isEmpty()) {
-                    continue;
-                }
-                long bytes = 0;
-                for (Pair<String, Parameter> p : b.getDirectParameters()) {
-                    NDArray a = p.getValue().getArray();
-                    bytes += a.size() * a.getDataType().getNumOfBytes();
-                }
-                if (b instanceof CodebookBlock) {
-                    CodebookWeight w = ((CodebookBlock) b).getCodebookWeight();
-                    table.add(e.getKey(), b.getClass().getSimpleName(), w.getShape(), w.getBits(),
-                            w.getGroups(), w.getMode().name().toLowerCase(Locale.ROOT), bytes);
-                } else {
-                    Parameter weight = b.getDirectParameters().get(b.getDirectParameters().keys().get(0));
-                    table.add(e.getKey(), b.getClass().getSimpleName(), weight.getArray().getShape(),
-                            32, "-", "float", bytes);
-                }
-                rows++;
-            }
+            table = layerTable(model.getBlock());
             size = ModelSize.of(model.getBlock());
         }
         long fileBytes = ModelDirectories.paramsBytes(dir);
@@ -80,19 +59,53 @@ final class InspectCommand implements Callable<Integer> {
         System.out.printf(
                 Locale.ROOT,
                 "%d compressed layers, %.3f bits/weight over their %d weights (indices, group ids, codebooks, scales);"
-                        + " %d bytes of parameters, %d bytes of .params%n",
+                        + " %d bytes of parameters, %d bytes of .params; %.3f bits per parameter, whole model%n",
                 size.compressedLayers(),
                 size.bitsPerWeight(),
                 size.compressedWeights(),
                 size.storedBytes(),
-                fileBytes);
+                fileBytes,
+                size.modelBitsPerWeight());
         JsonObject json = new JsonObject();
         json.addProperty("bits_per_weight", size.bitsPerWeight());
+        json.addProperty("model_bits_per_weight", size.modelBitsPerWeight());
         json.addProperty("stored_bytes", size.storedBytes());
         json.addProperty("file_bytes", fileBytes);
-        json.addProperty("layers", rows);
+        json.addProperty("layers", table.size());
         json.addProperty("compressed_layers", size.compressedLayers());
         System.out.println(json);
         return 0;
+    }
+
+    /**
+     * Returns one row per block with parameters: its path, type, weight shape, index width (32 for
+     * float), groups, mode and stored bytes.
+     *
+     * @param root the model's block
+     * @return the table
+     */
+    static TextTable layerTable(Block root) {
+        TextTable table = new TextTable("path", "type", "shape", "bits", "groups", "mode", "stored bytes");
+        for (Map.Entry<String, Block> e : BlockTree.of(root).blocks().entrySet()) {
+            Block b = e.getValue();
+            if (b.getDirectParameters().isEmpty()) {
+                continue;
+            }
+            long bytes = 0;
+            for (Pair<String, Parameter> p : b.getDirectParameters()) {
+                NDArray a = p.getValue().getArray();
+                bytes += a.size() * a.getDataType().getNumOfBytes();
+            }
+            if (b instanceof CodebookBlock) {
+                CodebookWeight w = ((CodebookBlock) b).getCodebookWeight();
+                table.add(e.getKey(), b.getClass().getSimpleName(), w.getShape(), w.getBits(),
+                        w.getGroups(), w.getMode().name().toLowerCase(Locale.ROOT), bytes);
+            } else {
+                Parameter weight = b.getDirectParameters().get(b.getDirectParameters().keys().get(0));
+                table.add(e.getKey(), b.getClass().getSimpleName(), weight.getArray().getShape(),
+                        32, "-", "float", bytes);
+            }
+        }
+        return table;
     }
 }

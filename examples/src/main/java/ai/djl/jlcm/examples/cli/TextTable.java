@@ -25,6 +25,11 @@ final class TextTable {
         rows.add(row);
     }
 
+    /** Returns the number of rows below the header. */
+    int size() {
+        return rows.size() - 1;
+    }
+
     @Override
     public String toString() {
         int[] width = new int[columns];

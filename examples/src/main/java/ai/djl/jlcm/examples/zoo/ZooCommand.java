@@ -96,6 +96,14 @@ public final class ZooCommand implements Callable<Integer> {
     @Option(names = "--bits", split = ",", paramLabel = "B[,B...]", description = "bit widths 1-8 (default: 1,2,3,4)")
     List<Integer> bits = List.of(1, 2, 3, 4);
 
+    @Option(
+            names = "--target-bits",
+            split = ",",
+            paramLabel = "T[,T...]",
+            description = "whole-model stored bits per parameter, every array counted: each row's layer widths (1-8)"
+                    + " are allocated to stay within it; replaces --bits")
+    List<Double> targetBits = List.of();
+
     @Option(names = "--epochs", description = "training epochs (default: ${DEFAULT-VALUE})")
     int epochs = MnistTraining.EPOCHS;
 
@@ -106,7 +114,7 @@ public final class ZooCommand implements Callable<Integer> {
     Path cache;
 
     /** The validated settings. */
-    record Plan(String dataset, List<ZooArchitecture> models, List<String> methods, List<Integer> bits, int epochs) {}
+    record Plan(String dataset, List<ZooArchitecture> models, List<String> methods, List<Integer> bits, List<Double> targets, int epochs) {}
 
     /**
      * Validates the options.
@@ -137,6 +145,11 @@ public final class ZooCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--bits values must be between 1 and 8, got " + b);
             }
         }
+        for (Double t : targetBits) {
+            if (t == null || !(t > 0 && t < 32)) {
+                throw new IllegalArgumentException("--target-bits values must be above 0 and below 32, got " + t);
+            }
+        }
         if (epochs < 1) {
             throw new IllegalArgumentException("--epochs must be at least 1, got " + epochs);
         }
@@ -153,7 +166,7 @@ public final class ZooCommand implements Callable<Integer> {
             }
             chosen.add(upper);
         }
-        return new Plan(dataset, List.copyOf(archs), List.copyOf(chosen), List.copyOf(new TreeSet<>(bits)), epochs);
+        return new Plan(dataset, List.copyOf(archs), List.copyOf(chosen), List.copyOf(new TreeSet<>(bits)), List.copyOf(new TreeSet<>(targetBits)), epochs);
     }
 
     /** {@inheritDoc} */
@@ -171,17 +184,24 @@ public final class ZooCommand implements Callable<Integer> {
                 floatAccuracy = MnistTraining.accuracy(m, data);
             }
             logger.info(String.format(Locale.ROOT, "%s float accuracy %.2f %%", arch.label(), 100 * floatAccuracy));
-            for (int b : plan.bits()) {
+            List<Double> widths = new ArrayList<>();
+            if (plan.targets().isEmpty()) {
+                plan.bits().forEach(b -> widths.add((double) b));
+            } else {
+                widths.addAll(plan.targets());
+            }
+            for (double w : widths) {
+                Double target = plan.targets().isEmpty() ? null : w;
                 for (String method : plan.methods()) {
-                    ZooRow row = measure(arch, method, b, floatDir, floatAccuracy, data, outDir.resolve("models"));
+                    ZooRow row = measure(arch, method, target == null ? (int) w : 0, target, floatDir, floatAccuracy, data, outDir.resolve("models"));
                     rows.add(row);
                     logger.info(
                             String.format(
                                     Locale.ROOT,
-                                    "%s %s %d bits: %s",
+                                    "%s %s %s bits: %s",
                                     arch.label(),
                                     method,
-                                    b,
+                                    row.bitsLabel(),
                                     row.ok()
                                             ? String.format(Locale.ROOT, "%.2f %% at %.3f bits/weight", 100 * row.accuracy(), row.bitsPerWeight())
                                             : "FAILED " + row.error()));
@@ -201,25 +221,25 @@ public final class ZooCommand implements Callable<Integer> {
     }
 
     private static ZooRow measure(
-            ZooArchitecture arch, String method, int b, Path floatDir, double floatAccuracy, MnistData data, Path modelsDir) {
-        Path dir = modelsDir.resolve(arch.label() + "-" + method.toLowerCase(Locale.ROOT) + "-" + b);
+            ZooArchitecture arch, String method, int b, Double target, Path floatDir, double floatAccuracy, MnistData data, Path modelsDir) {
+        Path dir = modelsDir.resolve(arch.label() + "-" + method.toLowerCase(Locale.ROOT) + "-" + (target == null ? b : "t" + target));
         try {
             double seconds;
             try (Model model = ZooTraining.load(floatDir, arch)) {
                 long start = System.nanoTime();
-                compress(model, method, b, data);
+                compress(model, method, b, target, data);
                 seconds = (System.nanoTime() - start) / 1e9;
                 export(model, arch, dir);
             }
             try (ZooModel<NDList, NDList> reloaded = ModelDirectories.load(dir)) {
                 double acc = MnistTraining.accuracy(reloaded, data);
                 double bpw = ModelSize.of(reloaded.getBlock()).bitsPerWeight();
-                return new ZooRow(arch.label(), method, b, bpw, acc, floatAccuracy, seconds, null);
+                return new ZooRow(arch.label(), method, b, target, bpw, acc, floatAccuracy, seconds, null);
             }
         } catch (Exception | LinkageError | AssertionError e) {
-            logger.error("{} {} {} bits failed", arch.label(), method, b, e);
+            logger.error("{} {} {} bits failed", arch.label(), method, target == null ? b : "<=" + target, e);
             return new ZooRow(
-                    arch.label(), method, b, Double.NaN, Double.NaN, floatAccuracy, Double.NaN, e.getClass().getSimpleName() + ": " + e.getMessage());
+                    arch.label(), method, b, target, Double.NaN, Double.NaN, floatAccuracy, Double.NaN, e.getClass().getSimpleName() + ": " + e.getMessage());
         } finally {
             try {
                 ModelDirectory.delete(dir);
@@ -234,19 +254,20 @@ public final class ZooCommand implements Callable<Integer> {
      *
      * @param model the float model
      * @param method RTN, KMEANS-1, KMEANS-GROUPED, GPTQ, GPTQ-CODEBOOK or JLCM, optionally with {@value #BN}
-     * @param b bits
+     * @param b bits, unless {@code target} is given
+     * @param target whole-model bits per parameter to allocate the layers' widths to, or null
      * @param data calibration source for the calibrated methods and {@value #BN} (may be null otherwise)
      */
-    static void compress(Model model, String method, int b, MnistData data) {
+    static void compress(Model model, String method, int b, Double target, MnistData data) {
         if (method.endsWith(BN)) {
-            compress(model, method.substring(0, method.length() - BN.length()), b, data);
+            compress(model, method.substring(0, method.length() - BN.length()), b, target, data);
             try (NDManager m = model.getNDManager().newSubManager()) {
                 BatchNormStatistics.reestimate(model.getBlock(), calibration(data, m), m);
             }
             return;
         }
         LayerSettings.Builder settings =
-                LayerSettings.builder().optBits(b).optGroups(GROUPS).optMode(CodebookMode.MULTI).optMapping(MappingUpdate.PROXIMAL).optSteps(STEPS);
+                LayerSettings.builder().optGroups(GROUPS).optMode(CodebookMode.MULTI).optMapping(MappingUpdate.PROXIMAL).optSteps(STEPS);
         switch (method) {
             case "JLCM":
                 settings.optMethod(Method.JLCM);
@@ -269,9 +290,15 @@ public final class ZooCommand implements Callable<Integer> {
             default:
                 throw new IllegalArgumentException("unknown method " + method);
         }
+        Jlcm.Builder jlcm = Jlcm.builder();
+        if (target == null) {
+            settings.optBits(b);
+        } else {
+            jlcm.optTargetBitsPerWeight(target);
+        }
         CompressionPlan plan = CompressionPlan.of(settings.build());
         try (NDManager m = model.getNDManager().newSubManager()) {
-            Jlcm.builder().optPlan(plan).build().compress(model, plan.usesCalibration() ? calibration(data, m) : List.of());
+            jlcm.optPlan(plan).build().compress(model, plan.usesCalibration() ? calibration(data, m) : List.of());
         }
     }
 

@@ -62,7 +62,7 @@ public final class ZooReport {
         for (ZooRow r : rows) {
             sb.append("| ").append(r.model())
                     .append(" | ").append(r.method())
-                    .append(" | ").append(r.bits())
+                    .append(" | ").append(r.bitsLabel())
                     .append(" | ").append(r.ok() ? fixed(r.bitsPerWeight(), 3) : "-")
                     .append(" | ").append(r.ok() ? fixed(100 * r.accuracy(), 2) : "FAILED")
                     .append(" | ").append(fixed(100 * r.floatAccuracy(), 2))
@@ -85,7 +85,11 @@ public final class ZooReport {
             JsonObject o = new JsonObject();
             o.addProperty("model", r.model());
             o.addProperty("method", r.method());
-            o.addProperty("bits", r.bits());
+            if (r.targetBits() == null) {
+                o.addProperty("bits", r.bits());
+            } else {
+                o.addProperty("target_bits_per_weight", r.targetBits());
+            }
             o.addProperty("bits_per_weight", finite(r.bitsPerWeight()));
             o.addProperty("accuracy", finite(r.accuracy()));
             o.addProperty("float_accuracy", finite(r.floatAccuracy()));

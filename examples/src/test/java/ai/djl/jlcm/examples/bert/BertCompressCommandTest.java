@@ -58,6 +58,7 @@ public class BertCompressCommandTest {
         String[][] bad = {
             {"--bits", "0"},
             {"--bits", "9"},
+            {"--target-bits", "0"},
             {"--method", "obq"},
             {"--method", "gptq", "--groups", "4"},
             {"--groups", "0"},

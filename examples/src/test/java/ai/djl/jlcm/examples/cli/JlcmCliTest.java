@@ -27,6 +27,8 @@ public class JlcmCliTest {
         r = run(1, "demo", "--bits", "9");
         Assert.assertEquals(r[1].strip().lines().count(), 1, r[1]);
         Assert.assertTrue(r[1].contains("between 1 and 8"), r[1]);
+        r = run(1, "demo", "--target-bits", "0");
+        Assert.assertTrue(r[1].contains("--target-bits must be above 0"), r[1]);
         r = run(1, "inspect", "no-such-directory");
         Assert.assertTrue(r[1].contains("not a directory"), r[1]);
         Assert.assertEquals(run(2, "frobnicate")[1].strip().lines().count(), 1);

@@ -3,6 +3,7 @@ package ai.djl.jlcm.examples.zoo;
 import ai.djl.Model;
 import ai.djl.jlcm.examples.cli.CliRun;
 import ai.djl.jlcm.examples.cli.ModelDirectories;
+import ai.djl.jlcm.export.ModelSize;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -35,6 +36,7 @@ public class ZooCommandTest {
             {"zoo", "--bits", "0,2", "--cache", cache.toString()},
             {"zoo", "--bits", "9", "--cache", cache.toString()},
             {"zoo", "--epochs", "0", "--cache", cache.toString()},
+            {"zoo", "--target-bits", "2,-1", "--cache", cache.toString()},
             {"zoo", "--methods", "RTN,OBQ+BN", "--cache", cache.toString()},
         };
         for (String[] c : cases) {
@@ -82,6 +84,22 @@ public class ZooCommandTest {
     }
 
     @Test
+    public void aTargetAllocatesMixedWidthsWithinIt() {
+        try (Model model = Model.newInstance(ZooTraining.MODEL_NAME)) {
+            Block block = ZooArchitecture.MLP.build();
+            block.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 1, 28, 28));
+            model.setBlock(block);
+            ZooCommand.compress(model, "KMEANS-GROUPED", 0, 2.5, null);
+            ModelSize size = ModelSize.of(block);
+            Assert.assertEquals(size.compressedLayers(), 3);
+            Assert.assertTrue(size.modelBitsPerWeight() <= 2.5 && size.modelBitsPerWeight() > 2.3, size.toString());
+        }
+        ZooRow row = new ZooRow("mlp", "JLCM", 0, 2.5, 2.4, 0.9, 0.95, 1, null);
+        Assert.assertTrue(new ZooReport("mnist", java.util.List.of(row)).table().contains("| <=2.5 |"));
+        Assert.assertTrue(new ZooReport("mnist", java.util.List.of(row)).json().toString().contains("\"target_bits_per_weight\":2.5"));
+    }
+
+    @Test
     public void zooNetworksAcceptMnistImages() {
         try (NDManager manager = NDManager.newBaseManager()) {
             for (ZooArchitecture arch : new ZooArchitecture[] {ZooArchitecture.RESNET, ZooArchitecture.MOBILENETV2}) {
@@ -102,7 +120,7 @@ public class ZooCommandTest {
             block.setInitializer(new XavierInitializer(), Parameter.Type.WEIGHT);
             block.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 1, 28, 28));
             model.setBlock(block);
-            ZooCommand.compress(model, "KMEANS-GROUPED", 4, null);
+            ZooCommand.compress(model, "KMEANS-GROUPED", 4, null, null);
             ZooCommand.export(model, ZooArchitecture.RESNET, dir);
             Assert.assertTrue(
                     Files.readString(dir.resolve("jlcm.json")).contains(ResNet20Factory.class.getName()));
