@@ -27,7 +27,7 @@ import java.nio.file.Path;
             "Llama-family decoder LLMs from Hugging Face safetensors checkpoints (config.json plus",
             "model.safetensors or shards with model.safetensors.index.json), float or compressed."
         },
-        subcommands = {LlmGenerateCommand.class, LlmPerplexityCommand.class, LlmSynthCommand.class, LlmCompressCommand.class})
+        subcommands = {LlmGenerateCommand.class, LlmPerplexityCommand.class, LlmSynthCommand.class, LlmCompressCommand.class, LlmTrainCommand.class, LlmTableCommand.class})
 public final class LlmCommand implements Runnable {
 
     @Spec CommandSpec spec;
@@ -35,7 +35,7 @@ public final class LlmCommand implements Runnable {
     /** {@inheritDoc} */
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: generate, perplexity, synth or compress");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: generate, perplexity, synth, compress, train or table");
     }
 
     /**
