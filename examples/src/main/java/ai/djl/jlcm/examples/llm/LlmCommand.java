@@ -17,8 +17,9 @@ import java.nio.file.Path;
 
 /**
  * {@code jlcm llm}: Llama-family decoders from Hugging Face checkpoints: {@code synth} writes a
- * seeded random checkpoint, {@code compress} compresses one data-free into a model directory, and
- * {@code generate} and {@code perplexity} run either.
+ * seeded random checkpoint, {@code train} trains a small one on the Brown corpus, {@code compress}
+ * compresses one data-free into a model directory, {@code generate} and {@code perplexity} run
+ * either, and {@code table} measures the trained one compressed by each method.
  */
 @Command(
         name = "llm",

@@ -78,10 +78,10 @@ final class LlmTableCommand implements Callable<Integer> {
     int groups = 4;
 
     @Option(names = "--calibration-windows", description = "jlcm: Brown calibration windows of --context bytes (default: ${DEFAULT-VALUE})")
-    int calibrationWindows = 32;
+    int calibrationWindows = 8;
 
     @Option(names = "--jlcm-steps", description = "jlcm: learning steps per layer (default: ${DEFAULT-VALUE})")
-    int jlcmSteps = 100;
+    int jlcmSteps = 25;
 
     /** {@inheritDoc} */
     @Override
@@ -106,13 +106,13 @@ final class LlmTableCommand implements Callable<Integer> {
                 calibrationWindows, options.context);
         long parameters = recipe.config().parameterCount();
 
-        System.out.printf(Locale.ROOT, "| method | bits | bits/weight (compressed layers) | stored bytes | ppl Brown eval | ppl Moby-Dick | seconds |%n");
-        System.out.printf(Locale.ROOT, "|---|---|---|---|---|---|---|%n");
+        System.out.printf(Locale.ROOT, "| method | bits | bits/weight (compressed layers) | bits/weight (whole model) | stored bytes | ppl Brown eval | ppl Moby-Dick | compress seconds |%n");
+        System.out.printf(Locale.ROOT, "|---|---|---|---|---|---|---|---|%n");
         JsonArray jsonRows = new JsonArray();
         try (Model model = LlamaCheckpoint.loadModel(checkpoint)) {
             LlmPerplexityCommand.Score[] scores = evaluation.score(model);
             long bytes = ModelSize.of(model.getBlock()).storedBytes();
-            System.out.printf(Locale.ROOT, "| float | 32 | 32 | %d |%s - |%n", bytes, LlmTrainOptions.Evaluation.cells(scores));
+            System.out.printf(Locale.ROOT, "| float | 32 | 32 | 32 | %d |%s - |%n", bytes, LlmTrainOptions.Evaluation.cells(scores));
             jsonRows.add(row("float", 32, 32, bytes, scores, 0));
         }
         for (int b : bits) {
@@ -124,8 +124,8 @@ final class LlmTableCommand implements Callable<Integer> {
                     double seconds = (System.nanoTime() - start) / 1e9;
                     ModelSize size = ModelSize.of(model.getBlock());
                     LlmPerplexityCommand.Score[] scores = evaluation.score(model);
-                    System.out.printf(Locale.ROOT, "| %s | %d | %.3f | %d |%s %.1f |%n", r.label(), b, size.bitsPerWeight(),
-                            size.storedBytes(), LlmTrainOptions.Evaluation.cells(scores), seconds);
+                    System.out.printf(Locale.ROOT, "| %s | %d | %.3f | %.3f | %d |%s %.1f |%n", r.label(), b, size.bitsPerWeight(),
+                            8.0 * size.storedBytes() / parameters, size.storedBytes(), LlmTrainOptions.Evaluation.cells(scores), seconds);
                     jsonRows.add(row(r.label(), b, size.bitsPerWeight(), size.storedBytes(), scores, seconds));
                 }
             }

@@ -32,7 +32,7 @@ public class LlmTrainingTest {
     }
 
     private static LlmTraining.Recipe recipe(long seed) {
-        return new LlmTraining.Recipe(TINY, 30, 4, 1e-2f, seed);
+        return new LlmTraining.Recipe(TINY, 20, 4, 1e-2f, seed);
     }
 
     @Test
@@ -71,9 +71,9 @@ public class LlmTrainingTest {
     @Test
     public void jlcmCompressesTheTiedDecoderStageByStage() {
         try (Model model = Model.newInstance("llama", "PyTorch"); NDManager m = model.getNDManager().newSubManager()) {
-            LlmTraining.train(model, new LlmTraining.Recipe(TINY, 2, 2, 1e-2f, 1), text());
+            LlmTraining.train(model, new LlmTraining.Recipe(TINY, 1, 2, 1e-2f, 1), text());
             CompressionPlan plan = CompressionPlan.of(LayerSettings.builder().optMethod(Method.JLCM).optBits(2).optGroups(2)
-                    .optMode(CodebookMode.MULTI).optSteps(5).build());
+                    .optMode(CodebookMode.MULTI).optSteps(2).build());
             int[] ids = LmText.spread(text(), 4, 16);
             Jlcm.builder().optPlan(plan).build().compress(model, List.of(new NDList(m.create(ids, new Shape(4, 16)))));
             ModelSize size = ModelSize.of(model.getBlock());
