@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
  * java -jar examples/target/jlcm.jar ablation [--dataset mnist|fashion-mnist] [--bits 1,2,3]
  * java -jar examples/target/jlcm.jar zoo [--dataset mnist|fashion-mnist] [--models …] [--bits …]
  * java -jar examples/target/jlcm.jar bert evaluate|compress
- * java -jar examples/target/jlcm.jar llm generate|perplexity|synth|compress
+ * java -jar examples/target/jlcm.jar llm generate|perplexity|synth|compress|train|table
  * </pre>
  *
  * Each command prints a table and ends with one JSON line on standard output; logs go to standard

@@ -17,8 +17,9 @@ import java.nio.file.Path;
 
 /**
  * {@code jlcm llm}: Llama-family decoders from Hugging Face checkpoints: {@code synth} writes a
- * seeded random checkpoint, {@code compress} compresses one data-free into a model directory, and
- * {@code generate} and {@code perplexity} run either.
+ * seeded random checkpoint, {@code train} trains a small one on the Brown corpus, {@code compress}
+ * compresses one data-free into a model directory, {@code generate} and {@code perplexity} run
+ * either, and {@code table} measures the trained one compressed by each method.
  */
 @Command(
         name = "llm",
@@ -27,7 +28,7 @@ import java.nio.file.Path;
             "Llama-family decoder LLMs from Hugging Face safetensors checkpoints (config.json plus",
             "model.safetensors or shards with model.safetensors.index.json), float or compressed."
         },
-        subcommands = {LlmGenerateCommand.class, LlmPerplexityCommand.class, LlmSynthCommand.class, LlmCompressCommand.class})
+        subcommands = {LlmGenerateCommand.class, LlmPerplexityCommand.class, LlmSynthCommand.class, LlmCompressCommand.class, LlmTrainCommand.class, LlmTableCommand.class})
 public final class LlmCommand implements Runnable {
 
     @Spec CommandSpec spec;
@@ -35,7 +36,7 @@ public final class LlmCommand implements Runnable {
     /** {@inheritDoc} */
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: generate, perplexity, synth or compress");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: generate, perplexity, synth, compress, train or table");
     }
 
     /**

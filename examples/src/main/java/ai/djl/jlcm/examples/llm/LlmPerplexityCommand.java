@@ -44,35 +44,14 @@ final class LlmPerplexityCommand implements Callable<Integer> {
         if (ids.length < 2) {
             throw new IllegalArgumentException(text + " holds " + ids.length + " token(s); perplexity needs at least 2");
         }
-        double nll = 0;
-        long predicted = 0;
-        int windows = 0;
+        Score score;
         try (Model m = LlmCommand.open(model)) {
-            LlamaModel llama = (LlamaModel) m.getBlock();
-            LlamaConfig config = llama.getConfig();
-            if (window < 2 || window > config.maxPositions()) {
-                throw new IllegalArgumentException("--window must be in [2, " + config.maxPositions() + "], got " + window);
-            }
-            for (int t : ids) {
-                if (t < 0 || t >= config.vocabSize()) {
-                    throw new IllegalArgumentException(text + ": token " + t + " is outside the vocabulary [0, " + config.vocabSize() + ")");
-                }
-            }
-            for (int start = 0; start + 1 < ids.length; start += window) {
-                int[] w = Arrays.copyOfRange(ids, start, Math.min(ids.length, start + window));
-                if (w.length < 2) {
-                    break;
-                }
-                try (NDManager pass = m.getNDManager().newSubManager()) {
-                    float[] logits = llama.forward(new ParameterStore(pass, false),
-                            new NDList(pass.create(w, new Shape(1, w.length))), false).head().toFloatArray();
-                    nll += negativeLogLikelihood(logits, w, config.vocabSize());
-                }
-                predicted += w.length - 1;
-                windows++;
-            }
+            score = score((LlamaModel) m.getBlock(), m.getNDManager(), ids, window, text.toString());
         }
-        double ppl = Math.exp(nll / predicted);
+        double nll = score.nll();
+        long predicted = score.predicted();
+        int windows = score.windows();
+        double ppl = score.perplexity();
         System.out.printf(Locale.ROOT, "| tokens | windows | predicted | mean NLL | perplexity |%n|---|---|---|---|---|%n");
         System.out.printf(Locale.ROOT, "| %d | %d | %d | %.4f | %.3f |%n", ids.length, windows, predicted, nll / predicted, ppl);
         JsonObject json = new JsonObject();
@@ -84,6 +63,64 @@ final class LlmPerplexityCommand implements Callable<Integer> {
         json.addProperty("perplexity", ppl);
         System.out.println(json);
         return 0;
+    }
+
+    /**
+     * A model's score on a text.
+     *
+     * @param windows the windows run
+     * @param predicted the tokens predicted
+     * @param nll their summed negative log-likelihood (nats)
+     */
+    record Score(int windows, long predicted, double nll) {
+
+        /**
+         * Returns the perplexity.
+         *
+         * @return {@code exp(nll / predicted)}
+         */
+        double perplexity() {
+            return Math.exp(nll / predicted);
+        }
+    }
+
+    /**
+     * Scores a model on token ids in consecutive windows (each window's first token is context only).
+     *
+     * @param llama the model
+     * @param manager the manager for temporary arrays
+     * @param ids the tokens
+     * @param window the tokens per window
+     * @param source names the ids in errors
+     * @return the score
+     */
+    static Score score(LlamaModel llama, NDManager manager, int[] ids, int window, String source) {
+        LlamaConfig config = llama.getConfig();
+        if (window < 2 || window > config.maxPositions()) {
+            throw new IllegalArgumentException("--window must be in [2, " + config.maxPositions() + "], got " + window);
+        }
+        for (int t : ids) {
+            if (t < 0 || t >= config.vocabSize()) {
+                throw new IllegalArgumentException(source + ": token " + t + " is outside the vocabulary [0, " + config.vocabSize() + ")");
+            }
+        }
+        double nll = 0;
+        long predicted = 0;
+        int windows = 0;
+        for (int start = 0; start + 1 < ids.length; start += window) {
+            int[] w = Arrays.copyOfRange(ids, start, Math.min(ids.length, start + window));
+            if (w.length < 2) {
+                break;
+            }
+            try (NDManager pass = manager.newSubManager()) {
+                float[] logits = llama.forward(new ParameterStore(pass, false),
+                        new NDList(pass.create(w, new Shape(1, w.length))), false).head().toFloatArray();
+                nll += negativeLogLikelihood(logits, w, config.vocabSize());
+            }
+            predicted += w.length - 1;
+            windows++;
+        }
+        return new Score(windows, predicted, nll);
     }
 
     /** The summed negative log-likelihood of tokens 1.. of a window given the logits of 0..n-2. */

@@ -109,6 +109,6 @@ public class LlmCommandTest {
         r = CliRun.run(1, "llm", "perplexity", "--model", tiny.toString(), "--text", bad.toString());
         Assert.assertTrue(r[1].contains("bad.txt is not a list of token ids"), r[1]);
         r = CliRun.run(2, "llm");
-        Assert.assertTrue(r[1].contains("missing command: generate, perplexity, synth or compress"), r[1]);
+        Assert.assertTrue(r[1].contains("missing command: generate, perplexity, synth, compress, train or table"), r[1]);
     }
 }
