@@ -465,7 +465,7 @@ public final class SequentialCompressor {
             logger.info(
                     String.format(
                             Locale.ROOT,
-                            "[%d/%d, %.0f%% of weights] %s %s: error %.5f (k-means) -> %.5f (learned, step %d), %.0f%% codewords used, %.1f s, ETA %.0f s",
+                            "[%d/%d, %.0f%% of weights] %s %s: error %.5f (nearest codeword) -> %.5f%s, %.0f%% codewords used, %.1f s, ETA %.0f s",
                             doneLayers,
                             totalLayers,
                             100.0 * doneWeights / totalWeights,
@@ -473,7 +473,7 @@ public final class SequentialCompressor {
                             l.shape(),
                             l.initError(),
                             l.learnedError(),
-                            l.bestStep(),
+                            l.bestStep() > 0 ? " (learned, step " + l.bestStep() + ")" : "",
                             100 * l.codewordUsage(),
                             l.seconds(),
                             eta));
