@@ -101,7 +101,11 @@ final class CodebookLearner implements LayerLearner {
             init.add(s.initialMapping());
             best.add(s.snapshot(s.initialMapping()));
         }
-        double initError = objective.error(init);
+        double initError;
+        try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            initError = objective.error(init);
+        }
         double bestError = initError;
         int bestStep = 0;
         for (int step = 1; step <= steps; step++) {
@@ -155,7 +159,7 @@ final class CodebookLearner implements LayerLearner {
 
                         @Override
                         public double error(List<NDArray> mappings) {
-                            return loss.error(s.hardWeight(mappings.get(0)));
+                            return CodebookLearner.this.error(s, loss, mappings.get(0), shape);
                         }
                     };
             return run(List.of(s), objective, settings.getSteps()).get(0);
@@ -185,6 +189,28 @@ final class CodebookLearner implements LayerLearner {
                 gc.backward(loss.lossOfRows(s.trainingRows(index, r0, r1), r0));
             }
         }
+    }
+
+    /**
+     * Returns the error of a hard mapping: in one piece, or a chunk of rows at a time as {@link
+     * #backward} works, so that no layer-sized temporaries are built for a large layer.
+     */
+    private double error(LayerState s, ReconstructionLoss loss, NDArray index, Shape shape) {
+        long rows = shape.get(0);
+        long cols = shape.size() / rows;
+        if (!loss.separableByRows() || shape.size() <= chunkWeights) {
+            return loss.error(s.hardWeight(index));
+        }
+        long chunk = Math.max(1, chunkWeights / cols);
+        double error = 1;
+        for (long r0 = 0; r0 < rows; r0 += chunk) {
+            long r1 = Math.min(rows, r0 + chunk);
+            try (NDScope scope = new NDScope()) {
+                scope.suppressNotUsedWarning();
+                error += loss.errorOfRows(s.hardRows(index, r0, r1), r0);
+            }
+        }
+        return error;
     }
 
     /**

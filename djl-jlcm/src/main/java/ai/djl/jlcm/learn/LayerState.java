@@ -12,17 +12,16 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /**
  * The trainable form of one layer's compressed weight: codebooks, scales (SCALED mode) and one latent
  * per weight in codebook units, with their Adam optimizers. The mapping of a weight is the codeword
- * nearest to its latent.
+ * nearest to its latent. Mappings are held as UINT8 arrays (at most 256 codewords) and widened to
+ * INT64, which gathers need, a chunk of rows at a time.
  */
 final class LayerState {
-
-    /** The largest {@code rows × cols × codewords} tensor built at once by nearest-codeword search. */
-    private static final long CHUNK = 1 << 24;
 
     /** The latents updated at once (a chunk of whole rows), by default. */
     static final long UPDATE_CHUNK = 1 << 22;
@@ -78,7 +77,7 @@ final class LayerState {
         codebook.setRequiresGradient(true);
         rowGroup = m.create(Arrays.stream(init.getGroupOf()).asLongStream().toArray());
         rowBook = init.getMode() == CodebookMode.MULTI ? rowGroup : m.zeros(new Shape(rows), DataType.INT64);
-        initIndex = m.create(Arrays.stream(init.getIndices()).asLongStream().toArray(), new Shape(rows, cols));
+        initIndex = bytes(m, init.getIndices(), new Shape(rows, cols));
         if (init.getMode() == CodebookMode.SCALED) {
             scales = m.create(init.getScales());
             scales.setRequiresGradient(true);
@@ -102,7 +101,7 @@ final class LayerState {
      * Returns the current mapping: nearest codewords of the latents, or the initial mapping when
      * mappings are frozen.
      *
-     * @return INT64 {@code [rows, cols]}
+     * @return UINT8 {@code [rows, cols]}
      */
     NDArray mapping() {
         return learnsMapping() ? nearest(latent, codebookRows()) : initIndex;
@@ -111,7 +110,7 @@ final class LayerState {
     /**
      * Returns the initial (k-means) mapping.
      *
-     * @return INT64 {@code [rows, cols]}
+     * @return UINT8 {@code [rows, cols]}
      */
     NDArray initialMapping() {
         return initIndex;
@@ -185,6 +184,20 @@ final class LayerState {
     }
 
     /**
+     * Returns rows {@code [from, to)} of {@link #hardWeight(NDArray)} as a {@code [r, cols]} matrix.
+     *
+     * @param index the mapping
+     * @param from the first row
+     * @param to the end row (exclusive)
+     * @return the rows of the weight
+     */
+    NDArray hardRows(NDArray index, long from, long to) {
+        String range = from + ":" + to;
+        NDArray w = codebook.stopGradient().take(manager, flatIndex(rowBook.get(range), index.get(range)));
+        return scales == null ? w : w.mul(scales.stopGradient().take(manager, rowGroup.get(range)).expandDims(1));
+    }
+
+    /**
      * Applies one optimizer step from the accumulated gradients, then clears them.
      *
      * @param index the mapping the gradients were computed with
@@ -205,7 +218,8 @@ final class LayerState {
                 // each chunk's temporaries (a dozen latent-sized arrays) are freed when it is done
                 try (NDScope scope = new NDScope()) {
                     scope.suppressNotUsedWarning();
-                    latent.set(range, updatedLatents(range, gradient.get(range), rowsBefore.get(range), index.get(range)));
+                    NDArray chunkIndex = index.get(range).toType(DataType.INT64, false);
+                    latent.set(range, updatedLatents(range, gradient.get(range), rowsBefore.get(range), chunkIndex));
                 }
             }
         }
@@ -250,7 +264,9 @@ final class LayerState {
         codebookAdam.permute(order);
         if (!learnsMapping()) {
             NDArray rank = order.argSort(1);
-            initIndex.subi(initIndex.sub(rank.get(rowBook).gather(initIndex, 1)));
+            // UINT8 arithmetic wraps modulo 256, so subtracting the difference still lands on the new value
+            NDArray remapped = rank.get(rowBook).gather(initIndex.toType(DataType.INT64, false), 1).toType(DataType.UINT8, false);
+            initIndex.subi(initIndex.sub(remapped));
         }
     }
 
@@ -261,10 +277,7 @@ final class LayerState {
      * @return the snapshot
      */
     Snapshot snapshot(NDArray index) {
-        return new Snapshot(
-                codebook.toFloatArray(),
-                scales == null ? null : scales.toFloatArray(),
-                index.toType(DataType.INT32, false).toIntArray());
+        return new Snapshot(codebook.toFloatArray(), scales == null ? null : scales.toFloatArray(), index.toByteArray());
     }
 
     private NDArray flatIndex(NDArray index) {
@@ -272,7 +285,16 @@ final class LayerState {
     }
 
     private NDArray flatIndex(NDArray books, NDArray index) {
-        return books.expandDims(1).mul((long) codewords).add(index);
+        return books.expandDims(1).mul((long) codewords).add(index.toType(DataType.INT64, false));
+    }
+
+    /** A UINT8 array of indices below 256. */
+    private static NDArray bytes(NDManager m, int[] indices, Shape shape) {
+        byte[] b = new byte[indices.length];
+        for (int i = 0; i < b.length; i++) {
+            b[i] = (byte) indices[i];
+        }
+        return m.create(ByteBuffer.wrap(b), shape, DataType.UINT8);
     }
 
     /** SOFT's temperature; a constant codebook (an all-zero layer) has no spacing, any τ gives its value. */
@@ -299,43 +321,39 @@ final class LayerState {
     }
 
     /**
-     * Returns the index of the nearest codeword of each latent in its neuron's codebook.
+     * Returns the index of the nearest codeword of each latent in its neuron's codebook. Codebooks are
+     * ascending, so the index is the number of cell boundaries (midpoints of neighbouring codewords)
+     * below the latent; a latent on a boundary takes the lower codeword, as the nearest one does.
      *
      * @param latent latents {@code [O, N]}
-     * @param rows the codebook of each neuron {@code [O, K]}
-     * @return INT64 {@code [O, N]}
+     * @param rows the codebook of each neuron, ascending {@code [O, K]}, {@code K <= 256}
+     * @return UINT8 {@code [O, N]}
      */
     static NDArray nearest(NDArray latent, NDArray rows) {
-        long o = latent.getShape().get(0);
-        long n = latent.getShape().get(1);
         long k = rows.getShape().get(1);
-        long chunk = Math.max(1, CHUNK / Math.max(1, n * k));
-        if (chunk >= o) {
-            return latent.stopGradient().expandDims(2).sub(rows.expandDims(1)).abs().argMin(2);
-        }
-        NDList parts = new NDList();
-        for (long start = 0; start < o; start += chunk) {
-            String range = start + ":" + Math.min(o, start + chunk);
-            // each chunk's [rows, N, K] distances are freed at once: only its argmin is kept
-            try (NDArray zs = latent.get(range).stopGradient().expandDims(2);
-                    NDArray cs = rows.get(range).expandDims(1);
-                    NDArray diff = zs.sub(cs);
-                    NDArray distance = diff.abs()) {
-                parts.add(distance.argMin(2));
+        NDArray z = latent.stopGradient();
+        NDArray count = z.getManager().zeros(z.getShape(), DataType.UINT8);
+        // one [O, N] comparison per boundary: K - 1 cheap passes, no [O, N, K] distance tensor
+        for (long b = 0; b + 1 < k; b++) {
+            try (NDArray low = rows.get(":, " + b + ":" + (b + 1));
+                    NDArray high = rows.get(":, " + (b + 1) + ":" + (b + 2));
+                    NDArray bound = low.add(high).div(2f);
+                    NDArray above = z.gt(bound);
+                    NDArray one = above.toType(DataType.UINT8, false)) {
+                count.addi(one);
             }
         }
-        NDArray all = NDArrays.concat(parts);
-        parts.close();
-        return all;
+        z.close();
+        return count;
     }
 
     /** A layer's codebooks, scales and mapping in Java memory. */
     static final class Snapshot {
         private final float[] codebook;
         private final float[] scales;
-        private final int[] index;
+        private final byte[] index;
 
-        Snapshot(float[] codebook, float[] scales, int[] index) {
+        Snapshot(float[] codebook, float[] scales, byte[] index) {
             this.codebook = codebook;
             this.scales = scales;
             this.index = index;
@@ -349,7 +367,10 @@ final class LayerState {
          */
         CompressedWeight toWeight(CompressedWeight init) {
             int k = init.codewords();
-            int[] idx = index.clone();
+            int[] idx = new int[index.length];
+            for (int i = 0; i < idx.length; i++) {
+                idx[i] = index[i] & 0xFF;
+            }
             float[] books = codebook.clone();
             int[] groupOf = init.getGroupOf();
             int cols = init.cols();

@@ -28,7 +28,8 @@ final class LinearReconstruction implements ReconstructionLoss {
     private final NDManager manager;
     private final NDArray gram;
     private final NDArray dampedGram;
-    private final NDArray cross;
+    /** {@code Pᵀ = W·(X̃ᵀX/n)ᵀ}, {@code [rows, cols]}: the rows' linear terms. */
+    private final NDArray crossRows;
     private final float reference;
     private final float[] importance;
 
@@ -36,31 +37,33 @@ final class LinearReconstruction implements ReconstructionLoss {
             NDManager parent, NDArray weight, List<NDArray> compressedInputs, List<NDArray> floatInputs, float dampening) {
         manager = parent.newSubManager();
         long cols = weight.getShape().get(1);
-        NDArray xt = rows(compressedInputs, cols);
-        NDArray x = rows(floatInputs, cols);
-        long n = xt.getShape().get(0);
-        gram = xt.transpose().matMul(xt).div((float) n);
-        NDArray w = weight.duplicate();
-        w.attach(manager);
-        cross = xt.transpose().matMul(x).div((float) n).matMul(w.transpose());
-        // ‖XWᵀ‖²/n = sum((W·XᵀX/n) ⊙ W): a [rows, cols] product instead of an [n, rows] one
-        try (NDArray floatGram = x.transpose().matMul(x).div((float) n)) {
-            reference = w.matMul(floatGram).mul(w).sum().getFloat();
+        // the temporaries (inputs, the float Gram, weight-sized products) are freed when this is done
+        try (NDManager scratch = manager.newSubManager()) {
+            NDArray xt = rows(compressedInputs, cols, scratch);
+            NDArray x = rows(floatInputs, cols, scratch);
+            long n = xt.getShape().get(0);
+            gram = xt.transpose().matMul(xt).div((float) n);
+            gram.attach(manager);
+            NDArray w = weight.duplicate();
+            w.attach(scratch);
+            crossRows = w.matMul(x.transpose().matMul(xt).div((float) n));
+            crossRows.attach(manager);
+            // ‖XWᵀ‖²/n = sum((W·XᵀX/n) ⊙ W): a [rows, cols] product instead of an [n, rows] one
+            reference = w.matMul(x.transpose().matMul(x).div((float) n)).mul(w).sum().getFloat();
+            float meanDiag = xt.square().mean().getFloat();
+            dampedGram = gram.add(scratch.eye((int) cols).mul(dampening * meanDiag));
+            dampedGram.attach(manager);
         }
-        float meanDiag = xt.square().mean().getFloat();
-        dampedGram = gram.add(manager.eye((int) cols).mul(dampening * meanDiag));
         importance = Importance.linear(compressedInputs, weight.getShape());
-        xt.close();
-        x.close();
     }
 
-    private NDArray rows(List<NDArray> batches, long cols) {
+    private static NDArray rows(List<NDArray> batches, long cols, NDManager target) {
         NDList flat = new NDList();
         for (NDArray b : batches) {
             flat.add(b.reshape(-1, cols));
         }
         NDArray all = flat.size() == 1 ? flat.get(0).duplicate() : NDArrays.concat(flat);
-        all.attach(manager);
+        all.attach(target);
         flat.close();
         return all;
     }
@@ -82,7 +85,7 @@ final class LinearReconstruction implements ReconstructionLoss {
 
     @Override
     public NDArray loss(NDArray w) {
-        NDArray gradient = w.stopGradient().matMul(dampedGram).sub(cross.transpose()).mul(2f / reference);
+        NDArray gradient = w.stopGradient().matMul(dampedGram).sub(crossRows).mul(2f / reference);
         return w.mul(gradient).sum();
     }
 
@@ -93,22 +96,31 @@ final class LinearReconstruction implements ReconstructionLoss {
 
     @Override
     public NDArray lossOfRows(NDArray rows, long from) {
-        long to = from + rows.getShape().get(0);
-        NDArray target = cross.get(":, " + from + ":" + to).transpose();
+        NDArray target = crossRows.get(from + ":" + (from + rows.getShape().get(0)));
         NDArray gradient = rows.stopGradient().matMul(dampedGram).sub(target).mul(2f / reference);
         return rows.mul(gradient).sum();
     }
 
     @Override
-    public double error(NDArray w) {
-        try (NDArray l = quadratic(w, gram)) {
-            return l.getFloat();
+    public double errorOfRows(NDArray rows, long from) {
+        try (NDManager scratch = manager.newSubManager()) {
+            NDArray r = rows.stopGradient();
+            r.attach(scratch);
+            NDArray target = crossRows.get(from + ":" + (from + rows.getShape().get(0)));
+            target.attach(scratch);
+            NDArray value = r.matMul(gram).mul(r).sum().sub(r.mul(target).sum().mul(2f));
+            return value.getFloat() / reference;
         }
     }
 
-    private NDArray quadratic(NDArray w, NDArray h) {
-        NDArray value = w.matMul(h).mul(w).sum().sub(w.mul(cross.transpose()).sum().mul(2f)).add(reference);
-        return value.div(reference);
+    @Override
+    public double error(NDArray w) {
+        try (NDManager scratch = manager.newSubManager()) {
+            NDArray r = w.stopGradient();
+            r.attach(scratch);
+            NDArray value = r.matMul(gram).mul(r).sum().sub(r.mul(crossRows).sum().mul(2f)).add(reference);
+            return value.getFloat() / reference;
+        }
     }
 
     @Override

@@ -19,9 +19,10 @@ interface ReconstructionLoss extends AutoCloseable {
 
     /**
      * Returns whether the training loss is a sum over the weight's rows (output neurons), so that it
-     * can be computed a chunk of rows at a time with {@link #lossOfRows(NDArray, long)}.
+     * can be computed a chunk of rows at a time with {@link #lossOfRows(NDArray, long)} and {@link
+     * #errorOfRows(NDArray, long)}.
      *
-     * @return whether {@link #lossOfRows(NDArray, long)} is supported
+     * @return whether the row-wise methods are supported
      */
     default boolean separableByRows() {
         return false;
@@ -36,6 +37,18 @@ interface ReconstructionLoss extends AutoCloseable {
      * @return the loss of those rows
      */
     default NDArray lossOfRows(NDArray rows, long from) {
+        throw new UnsupportedOperationException("this loss is not separable by rows");
+    }
+
+    /**
+     * Returns what rows {@code [from, from + r)} of a weight add to its {@link #error(NDArray)}: over
+     * the rows of a partition, {@code error(w) = 1 + Σ parts}.
+     *
+     * @param rows the rows {@code [r, cols]}
+     * @param from the first row's index
+     * @return the rows' part of the error
+     */
+    default double errorOfRows(NDArray rows, long from) {
         throw new UnsupportedOperationException("this loss is not separable by rows");
     }
 

@@ -78,8 +78,8 @@ public class ProximalStepTest {
             // latents pushed far in both directions
             NDArray latent = m.create(new float[] {100, 100, -100, -100, -100, 100}, new Shape(1, 6));
             NDArray clamped = ProximalStep.clampToNeighbours(rows, index, latent);
-            long[] moved = LayerState.nearest(clamped, rows).toLongArray();
-            Assert.assertEquals(moved, new long[] {1, 2, 1, 2, 0, 3});
+            byte[] moved = LayerState.nearest(clamped, rows).toByteArray();
+            Assert.assertEquals(moved, new byte[] {1, 2, 1, 2, 0, 3});
             // latents that stay within reach are untouched
             NDArray near = m.create(new float[] {0.2f, 1.7f, 2.5f, 6f, 0.1f, 4.9f}, new Shape(1, 6));
             Assert.assertEquals(ProximalStep.clampToNeighbours(rows, index, near).toFloatArray(), near.toFloatArray());
