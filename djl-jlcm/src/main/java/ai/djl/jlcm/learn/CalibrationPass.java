@@ -22,7 +22,8 @@ import java.util.List;
  * been seen, so the part of the network after the recorded blocks is not run. A batch of other
  * shapes (a shorter last batch, another sequence length) may call a layer another number of times,
  * so it runs whole. A network whose number of calls depends on the input values, not only on their
- * shapes, is not supported by this shortcut.
+ * shapes, is not supported by this shortcut. A runner that loads later stages from a float source
+ * runs the batches a stage at a time instead ({@link StageRunner#forwardStageMajor}), each batch whole.
  */
 final class CalibrationPass {
 
@@ -168,6 +169,16 @@ final class CalibrationPass {
     }
 
     private void run(Block runner, Iterable<NDList> batches) {
+        if (runner instanceof StageRunner && ((StageRunner) runner).loadsStages()) {
+            // the later stages are loaded once for all batches; every batch runs whole, as one
+            List<NDList> all = new ArrayList<>();
+            batches.forEach(all::add);
+            try (NDManager step = manager.newSubManager()) {
+                ((StageRunner) runner).forwardStageMajor(all, step);
+            }
+            endBatch();
+            return;
+        }
         for (NDList batch : batches) {
             calls = 0;
             List<Shape> shapes = batch.getShapes() == null ? List.of() : List.of(batch.getShapes());

@@ -131,8 +131,8 @@ final class CodebookLearner implements LayerLearner {
         }
         List<LayerResult> results = new ArrayList<>();
         for (int i = 0; i < states.size(); i++) {
-            CompressedWeight first = states.get(i).init;
-            results.add(new LayerResult(best.get(i).toWeight(first), initError, bestError, best.get(i).usage(first), bestStep));
+            CompressedWeight learned = best.get(i).toWeight(states.get(i).init);
+            results.add(new LayerResult(learned, initError, bestError, learned.codewordUsage(), bestStep));
         }
         return results;
     }

@@ -398,16 +398,6 @@ final class LayerState {
                     init.getShape(), init.getBits(), init.getMode(), init.getGroups(), groupOf, books, scales, idx);
         }
 
-        /**
-         * Returns the fraction of codewords that some weight maps to.
-         *
-         * @param init the initialization (for the form and the grouping)
-         * @return the usage in [0, 1]
-         */
-        double usage(CompressedWeight init) {
-            return toWeight(init).codewordUsage();
-        }
-
         private static int book(CompressedWeight init, int group) {
             return init.getMode() == CodebookMode.MULTI ? group : 0;
         }

@@ -169,14 +169,14 @@ public final class SequentialCompressor {
                 boolean last = s + 1 == stages.size();
                 if (!last) {
                     NDManager next = manager.newSubManager();
-                    List<NDList> nextCompressed = advance(runner, compressedStream, next);
+                    List<NDList> nextCompressed = StageRunner.advance(runner, compressedStream, next);
                     List<NDList> nextFloat;
                     if (floatOf.isEmpty() && floatStream == compressedStream) {
                         nextFloat = nextCompressed;
                     } else {
                         swap(root, floatOf, true);
                         try {
-                            nextFloat = advance(runner, floatStream, next);
+                            nextFloat = StageRunner.advance(runner, floatStream, next);
                         } finally {
                             swap(root, floatOf, false);
                         }
@@ -314,18 +314,6 @@ public final class SequentialCompressor {
         }
         if (out.isEmpty()) {
             throw new IllegalArgumentException("The calibration data is empty");
-        }
-        return out;
-    }
-
-    /** Runs a stage on a stream's batches; the outputs are the next stage's inputs. */
-    private static List<NDList> advance(Block runner, List<NDList> batches, NDManager target) {
-        List<NDList> out = new ArrayList<>();
-        for (NDList batch : batches) {
-            try (NDManager step = target.newSubManager()) {
-                NDList y = runner.forward(new ParameterStore(step, false), InputRecorder.copy(batch, step), false);
-                out.add(InputRecorder.copy(y, target));
-            }
         }
         return out;
     }
