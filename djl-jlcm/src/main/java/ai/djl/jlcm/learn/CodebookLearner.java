@@ -121,7 +121,7 @@ final class CodebookLearner implements LayerLearner {
                     double error = objective.error(hard);
                     if (error < bestError) {
                         for (int i = 0; i < states.size(); i++) {
-                            best.set(i, states.get(i).snapshot(hard.get(i)));
+                            best.set(i, states.get(i).snapshot(hard.get(i))).close();
                         }
                         bestError = error;
                         bestStep = step;
@@ -132,6 +132,7 @@ final class CodebookLearner implements LayerLearner {
         List<LayerResult> results = new ArrayList<>();
         for (int i = 0; i < states.size(); i++) {
             CompressedWeight learned = best.get(i).toWeight(states.get(i).init);
+            best.get(i).close();
             results.add(new LayerResult(learned, initError, bestError, learned.codewordUsage(), bestStep));
         }
         return results;
@@ -167,20 +168,19 @@ final class CodebookLearner implements LayerLearner {
     }
 
     /**
-     * Accumulates the gradients of one step: in one piece, or a chunk of rows at a time when the loss
-     * allows it and the layer is large (the gradients of the chunks add up to the whole one's), so that
-     * the autograd graph holds one chunk of latent-sized arrays.
+     * Accumulates the gradients of one step: in one piece, or a block of latent rows at a time when
+     * the loss allows it and the layer is large (the gradients of the blocks add up to the whole
+     * one's), so that the autograd graph holds one block's arrays.
      */
     private void backward(LayerState s, ReconstructionLoss loss, NDArray index, Shape shape) {
         long rows = shape.get(0);
-        long cols = shape.size() / rows;
         if (!loss.separableByRows() || shape.size() <= chunkWeights) {
             try (GradientCollector gc = index.getManager().getEngine().newGradientCollector()) {
                 gc.backward(loss.loss(s.trainingWeight(index)));
             }
             return;
         }
-        long chunk = Math.max(1, chunkWeights / cols);
+        long chunk = s.chunkRows();
         for (long r0 = 0; r0 < rows; r0 += chunk) {
             long r1 = Math.min(rows, r0 + chunk);
             try (NDScope scope = new NDScope();
@@ -197,11 +197,10 @@ final class CodebookLearner implements LayerLearner {
      */
     private double error(LayerState s, ReconstructionLoss loss, NDArray index, Shape shape) {
         long rows = shape.get(0);
-        long cols = shape.size() / rows;
         if (!loss.separableByRows() || shape.size() <= chunkWeights) {
             return loss.error(s.hardWeight(index));
         }
-        long chunk = Math.max(1, chunkWeights / cols);
+        long chunk = s.chunkRows();
         double error = 1;
         for (long r0 = 0; r0 < rows; r0 += chunk) {
             long r1 = Math.min(rows, r0 + chunk);

@@ -19,7 +19,17 @@ final class Importance {
      * @return one value per weight element, row-major
      */
     static float[] linear(List<NDArray> inputs, Shape weightShape) {
-        long cols = weightShape.get(1);
+        return repeatPerNeuron(inputColumns(inputs, weightShape.get(1)), weightShape);
+    }
+
+    /**
+     * The mean of each input feature's square, the importance of every weight in that column.
+     *
+     * @param inputs input batches, last axis the features
+     * @param cols the features
+     * @return one value per feature
+     */
+    static float[] inputColumns(List<NDArray> inputs, long cols) {
         double[] sum = new double[(int) cols];
         long rows = 0;
         for (NDArray x : inputs) {
@@ -30,11 +40,25 @@ final class Importance {
             }
             rows += flat.getShape().get(0);
         }
+        float[] out = new float[(int) cols];
+        for (int n = 0; n < cols; n++) {
+            out[n] = (float) (sum[n] / rows);
+        }
+        return out;
+    }
+
+    /**
+     * Repeats per-column importance for every neuron of a linear layer.
+     *
+     * @param columns one value per input feature
+     * @param weightShape {@code [O, N]}
+     * @return one value per weight element, row-major
+     */
+    static float[] repeatPerNeuron(float[] columns, Shape weightShape) {
+        int cols = columns.length;
         float[] out = new float[Math.toIntExact(weightShape.size())];
         for (int o = 0; o < weightShape.get(0); o++) {
-            for (int n = 0; n < cols; n++) {
-                out[(int) (o * cols + n)] = (float) (sum[n] / rows);
-            }
+            System.arraycopy(columns, 0, out, o * cols, cols);
         }
         return out;
     }

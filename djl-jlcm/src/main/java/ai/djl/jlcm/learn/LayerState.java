@@ -13,7 +13,9 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * The trainable form of one layer's compressed weight: codebooks, scales (SCALED mode) and one latent
@@ -24,7 +26,7 @@ import java.util.Arrays;
 final class LayerState {
 
     /** The latents updated at once (a chunk of whole rows), by default. */
-    static final long UPDATE_CHUNK = 1 << 22;
+    static final long UPDATE_CHUNK = 1 << 19;
 
     final CompressedWeight init;
     final Shape shape;
@@ -33,12 +35,13 @@ final class LayerState {
     private final int codewords;
     private final NDArray codebook;
     private final NDArray scales;
-    private final NDArray latent;
+    /** The latents as row blocks of {@link #chunkRows} rows, each its own leaf of the autograd graph. */
+    private final List<NDArray> latents;
+    private final long chunkRows;
     private final NDArray rowBook;
     private final NDArray rowGroup;
     private final NDArray initIndex;
     private final NDArray positions;
-    private final long updateChunk;
     private final Adam codebookAdam;
     private final Adam scaleAdam;
     private final Adam latentAdam;
@@ -56,7 +59,9 @@ final class LayerState {
     }
 
     /**
-     * Creates the state of a layer, updating its latents in chunks of about {@code updateChunk}.
+     * Creates the state of a layer whose latents are held (and updated) in row blocks of about {@code
+     * updateChunk}: a loss computed a block at a time then gives each block's gradient without
+     * building a layer-sized one per block.
      *
      * @param m the manager of the state's arrays
      * @param init the k-means initialization
@@ -66,7 +71,6 @@ final class LayerState {
      */
     LayerState(NDManager m, CompressedWeight init, float[] weight, LayerSettings config, long updateChunk) {
         manager = m;
-        this.updateChunk = updateChunk;
         this.init = init;
         this.config = config;
         shape = init.getShape();
@@ -85,12 +89,40 @@ final class LayerState {
             scales = null;
         }
         NDArray w = m.create(weight, new Shape(rows, cols));
-        latent = scales == null ? w : w.div(scales.take(m, rowGroup).expandDims(1));
-        latent.setRequiresGradient(true);
+        NDArray all = scales == null ? w : w.div(scales.stopGradient().take(m, rowGroup).expandDims(1));
+        chunkRows = Math.max(1, updateChunk / Math.max(1, cols));
+        latents = new ArrayList<>();
+        for (long r0 = 0; r0 < rows; r0 += chunkRows) {
+            NDArray z = rows <= chunkRows ? all : all.get(r0 + ":" + Math.min(rows, r0 + chunkRows)).duplicate();
+            z.setRequiresGradient(true);
+            latents.add(z);
+        }
         positions = m.arange(0, codewords, 1, DataType.INT64).expandDims(0).repeat(0, init.codebookCount());
         codebookAdam = new Adam(codebook, config.getCodebookRate() * rms(codebook));
         scaleAdam = scales == null ? null : new Adam(scales, config.getScaleRate() * scales.mean().getFloat());
-        latentAdam = new Adam(latent, config.getLatentRate() * meanSpacing());
+        latentAdam = new Adam(all, config.getLatentRate() * meanSpacing());
+        if (latents.size() > 1) {
+            all.close();
+            w.close();
+        }
+    }
+
+    /**
+     * Returns the rows of a block of latents: {@link #trainingRows} takes these ranges.
+     *
+     * @return the rows per block (the last may have fewer)
+     */
+    long chunkRows() {
+        return chunkRows;
+    }
+
+    private String chunkRange(int c) {
+        return c * chunkRows + ":" + Math.min(shape.get(0), (c + 1) * chunkRows);
+    }
+
+    /** All latents as one {@code [rows, cols]} array, differentiable into the blocks. */
+    private NDArray latent() {
+        return latents.size() == 1 ? latents.get(0) : NDArrays.concat(new NDList(latents));
     }
 
     private boolean learnsMapping() {
@@ -104,7 +136,20 @@ final class LayerState {
      * @return UINT8 {@code [rows, cols]}
      */
     NDArray mapping() {
-        return learnsMapping() ? nearest(latent, codebookRows()) : initIndex;
+        if (!learnsMapping()) {
+            return initIndex;
+        }
+        NDArray rows = codebookRows();
+        if (latents.size() == 1) {
+            return nearest(latents.get(0), rows);
+        }
+        NDList parts = new NDList();
+        for (int c = 0; c < latents.size(); c++) {
+            parts.add(nearest(latents.get(c), rows.get(chunkRange(c))));
+        }
+        NDArray all = NDArrays.concat(parts);
+        parts.close();
+        return all;
     }
 
     /**
@@ -125,6 +170,7 @@ final class LayerState {
      */
     NDArray trainingWeight(NDArray index) {
         NDArray w;
+        NDArray latent = config.getMapping() == MappingUpdate.FROZEN ? null : latent();
         switch (config.getMapping()) {
             case FROZEN:
                 w = codebook.take(manager, flatIndex(index));
@@ -144,17 +190,21 @@ final class LayerState {
 
     /**
      * Returns rows {@code [from, to)} of {@link #trainingWeight(NDArray)} as a {@code [r, cols]}
-     * matrix, differentiable in the same way, for losses computed a chunk of rows at a time.
+     * matrix, differentiable in the same way, for losses computed a block of latents at a time.
      *
      * @param index the mapping of this step
-     * @param from the first row
-     * @param to the end row (exclusive)
+     * @param from the first row, a multiple of {@link #chunkRows()}
+     * @param to the end row (exclusive): the block's end
      * @return the rows of the weight
      */
     NDArray trainingRows(NDArray index, long from, long to) {
+        int c = Math.toIntExact(from / chunkRows);
         String range = from + ":" + to;
+        if (from % chunkRows != 0 || !range.equals(chunkRange(c))) {
+            throw new IllegalArgumentException("rows " + range + " are not a block of " + chunkRows + " latent rows");
+        }
         NDArray book = rowBook.get(range);
-        NDArray z = latent.get(range);
+        NDArray z = latents.get(c);
         NDArray w;
         switch (config.getMapping()) {
             case FROZEN:
@@ -210,25 +260,26 @@ final class LayerState {
         }
         if (learnsMapping()) {
             latentAdam.begin();
-            NDArray gradient = latent.getGradient();
-            long rows = shape.get(0);
-            long chunk = Math.max(1, updateChunk / Math.max(1, latent.getShape().get(1)));
-            for (long r0 = 0; r0 < rows; r0 += chunk) {
-                NDIndex range = new NDIndex(r0 + ":" + Math.min(rows, r0 + chunk));
-                // each chunk's temporaries (a dozen latent-sized arrays) are freed when it is done
+            for (int c = 0; c < latents.size(); c++) {
+                NDIndex range = new NDIndex(chunkRange(c));
+                NDArray z = latents.get(c);
+                // each block's temporaries (a dozen block-sized arrays) are freed when it is done
                 try (NDScope scope = new NDScope()) {
                     scope.suppressNotUsedWarning();
                     NDArray chunkIndex = index.get(range).toType(DataType.INT64, false);
-                    latent.set(range, updatedLatents(range, gradient.get(range), rowsBefore.get(range), chunkIndex));
+                    z.set(new NDIndex(":"), updatedLatents(range, z, z.getGradient(), rowsBefore.get(range), chunkIndex));
                 }
             }
         }
         sortCodebooks();
-        for (NDArray a : new NDArray[] {codebook, scales, latent}) {
-            if (a != null) {
-                NDArray g = a.getGradient();
-                g.subi(g);
-            }
+        List<NDArray> trained = new ArrayList<>(latents);
+        trained.add(codebook);
+        if (scales != null) {
+            trained.add(scales);
+        }
+        for (NDArray a : trained) {
+            NDArray g = a.getGradient();
+            g.subi(g);
         }
     }
 
@@ -236,11 +287,10 @@ final class LayerState {
      * Returns a chunk of rows' latents after one step: Adam on the (proximal) gradient, then, for
      * PROXIMAL, the clamp that keeps each mapping within one codeword.
      */
-    private NDArray updatedLatents(NDIndex range, NDArray gradient, NDArray rows, NDArray index) {
+    private NDArray updatedLatents(NDIndex range, NDArray current, NDArray gradient, NDArray rows, NDArray index) {
         boolean proximal = config.getMapping() == MappingUpdate.PROXIMAL;
         NDArray g = proximal && !config.isPhiOnStep() ? ProximalStep.gradient(gradient, rows, index, config.getEdgePhi()) : gradient;
         NDArray delta = latentAdam.stepRows(range, g);
-        NDArray current = latent.get(range);
         if (!proximal) {
             return current.sub(delta);
         }
@@ -271,13 +321,17 @@ final class LayerState {
     }
 
     /**
-     * Copies the state with a given mapping into Java memory.
+     * Copies the state with a given mapping: codebooks and scales into Java memory, the mapping into
+     * an engine array of the state's manager that outlives the caller's {@link NDScope} (a learning
+     * run takes a dozen snapshots of a large layer: no Java garbage of the layer's size for each).
      *
      * @param index the mapping
-     * @return the snapshot
+     * @return the snapshot; close it when it is replaced
      */
     Snapshot snapshot(NDArray index) {
-        return new Snapshot(codebook.toFloatArray(), scales == null ? null : scales.toFloatArray(), index.toByteArray());
+        NDArray kept = index.duplicate();
+        NDScope.unregister(kept);
+        return new Snapshot(codebook.toFloatArray(), scales == null ? null : scales.toFloatArray(), kept);
     }
 
     private NDArray flatIndex(NDArray index) {
@@ -347,16 +401,22 @@ final class LayerState {
         return count;
     }
 
-    /** A layer's codebooks, scales and mapping in Java memory. */
-    static final class Snapshot {
+    /** A layer's codebooks and scales in Java memory, and its mapping (UINT8) in the engine. */
+    static final class Snapshot implements AutoCloseable {
         private final float[] codebook;
         private final float[] scales;
-        private final byte[] index;
+        private final NDArray mapping;
 
-        Snapshot(float[] codebook, float[] scales, byte[] index) {
+        Snapshot(float[] codebook, float[] scales, NDArray mapping) {
             this.codebook = codebook;
             this.scales = scales;
-            this.index = index;
+            this.mapping = mapping;
+        }
+
+        /** Frees the mapping. */
+        @Override
+        public void close() {
+            mapping.close();
         }
 
         /**
@@ -367,6 +427,7 @@ final class LayerState {
          */
         CompressedWeight toWeight(CompressedWeight init) {
             int k = init.codewords();
+            byte[] index = mapping.toByteArray();
             int[] idx = new int[index.length];
             for (int i = 0; i < idx.length; i++) {
                 idx[i] = index[i] & 0xFF;

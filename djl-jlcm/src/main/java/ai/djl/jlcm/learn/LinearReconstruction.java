@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 
 import java.util.List;
 
@@ -31,7 +32,9 @@ final class LinearReconstruction implements ReconstructionLoss {
     /** {@code Pᵀ = W·(X̃ᵀX/n)ᵀ}, {@code [rows, cols]}: the rows' linear terms. */
     private final NDArray crossRows;
     private final float reference;
-    private final float[] importance;
+    private final Shape shape;
+    /** The importance of the weights of each input column (the same for every neuron). */
+    private final float[] columnImportance;
 
     LinearReconstruction(
             NDManager parent, NDArray weight, List<NDArray> compressedInputs, List<NDArray> floatInputs, float dampening) {
@@ -54,7 +57,8 @@ final class LinearReconstruction implements ReconstructionLoss {
             dampedGram = gram.add(scratch.eye((int) cols).mul(dampening * meanDiag));
             dampedGram.attach(manager);
         }
-        importance = Importance.linear(compressedInputs, weight.getShape());
+        shape = weight.getShape();
+        columnImportance = Importance.inputColumns(compressedInputs, cols);
     }
 
     private static NDArray rows(List<NDArray> batches, long cols, NDManager target) {
@@ -123,9 +127,10 @@ final class LinearReconstruction implements ReconstructionLoss {
         }
     }
 
+    /** {@inheritDoc} A new array each call: only the per-column values are held. */
     @Override
     public float[] importance() {
-        return importance;
+        return Importance.repeatPerNeuron(columnImportance, shape);
     }
 
     @Override

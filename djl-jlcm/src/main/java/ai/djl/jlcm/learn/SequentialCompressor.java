@@ -373,6 +373,10 @@ public final class SequentialCompressor {
                     next++;
                 }
             }
+            // DJL's PyTorch arrays made from Java data keep their memory in direct buffers that only a
+            // garbage collection frees: a layer drops hundreds of MB of them (its float weight, the
+            // latents, the codebook block's arrays), which would stay resident until the next one
+            System.gc();
             double seconds = (System.nanoTime() - itemStart) / 1e9;
             for (LayerReport l : r) {
                 LayerReport timed = withSeconds(l, seconds / r.size());

@@ -244,6 +244,8 @@ public final class BertCheckpoint {
             p.close();
             p.setInitializer(initializer);
             p.initialize(manager, DataType.FLOAT32);
+            // a parameter keeps its initializer, and a loading one holds the tensor's values in Java
+            p.setInitializer(PLACEHOLDER);
         }
     }
 

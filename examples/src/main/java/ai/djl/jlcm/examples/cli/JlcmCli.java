@@ -34,6 +34,7 @@ public final class JlcmCli implements Runnable {
      */
     public static void main(String[] args) {
         System.setProperty("ai.djl.offline", System.getProperty("ai.djl.offline", "true"));
+        HeapSizing.apply();
         System.exit(run(args));
     }
 
