@@ -94,6 +94,9 @@ final class StageRunner extends AbstractBlock {
                 held = out;
             }
         }
+        // the stages read for this pass leave their arrays' direct buffers to the next GC (see
+        // SequentialCompressor): hundreds of MB, which the layer learned next should not sit beside
+        System.gc();
         return x;
     }
 
