@@ -9,6 +9,7 @@ import ai.djl.jlcm.learn.MappingUpdate;
 import ai.djl.jlcm.learn.SequentialCompressor;
 import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.pipeline.FloatSource;
+import ai.djl.jlcm.pipeline.ResidentMemory;
 import ai.djl.jlcm.pipeline.Stage;
 import ai.djl.jlcm.pipeline.Stages;
 import ai.djl.jlcm.plan.CompressionPlan;
@@ -16,6 +17,7 @@ import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.jlcm.plan.Method;
 import ai.djl.jlcm.transform.CodebookTransformer;
 import ai.djl.jlcm.transform.ReplacedLayer;
+import ai.djl.jlcm.transform.Replacements;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
@@ -24,11 +26,15 @@ import ai.djl.training.dataset.Dataset;
 import ai.djl.translate.TranslateException;
 import ai.djl.util.Progress;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.Predicate;
@@ -55,6 +61,8 @@ import java.util.function.Predicate;
  * with Adam (mapping update {@link MappingUpdate#PROXIMAL} by default).
  */
 public final class Jlcm {
+
+    private static final Logger logger = LoggerFactory.getLogger(Jlcm.class);
 
     private final CompressionPlan plan;
     private final Predicate<String> units;
@@ -153,23 +161,16 @@ public final class Jlcm {
         CompressionPlan plan =
                 targetBitsPerWeight == null
                         ? this.plan
-                        : BitAllocation.allocate(block, this.plan, targetBitsPerWeight).applyTo(this.plan);
+                        : BitAllocation.allocate(block, this.plan, targetBitsPerWeight, source).applyTo(this.plan);
         CodebookTransformer transformer = CodebookTransformer.builder().optPlan(plan).build();
         Map<String, LayerSettings> selected = transformer.selectedLayers(block);
         if (selected.isEmpty()) {
             throw new IllegalArgumentException("The layer selection matches no layer of the model");
         }
-        if (source != null && selected.values().stream().anyMatch(s -> !s.getMethod().isCalibrated())) {
-            // data-free layers are compressed before the staged walk, from the whole float model
-            try {
-                for (Stage stage : Stages.of(block)) {
-                    source.load(stage);
-                }
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
-        List<ReplacedLayer> dataFree = transformer.transformDataFree(block).layers();
+        List<ReplacedLayer> dataFree =
+                source == null
+                        ? transformer.transformDataFree(block).layers()
+                        : dataFreeByStage(block, transformer, selected.values().stream().noneMatch(l -> l.getMethod().isCalibrated()));
         JlcmReport report =
                 selected.size() == dataFree.size()
                         ? new JlcmReport(List.of(), List.of(), List.of(), 0)
@@ -180,6 +181,62 @@ public final class Jlcm {
             BatchNormStatistics.reestimate(block, calibration, manager);
         }
         return report;
+    }
+
+    /**
+     * Compresses the data-free layers of a model whose float weights come from the source, a stage
+     * at a time: the stage is loaded, its data-free layers are replaced and their float weights
+     * freed, so that at most one stage's float weights are resident. The stage's other parameters
+     * (norms, biases, layers a calibrated method compresses later) stay loaded. Stages without
+     * data-free layers are loaded only if {@code loadAll} (no calibrated pass will load them).
+     */
+    private List<ReplacedLayer> dataFreeByStage(Block block, CodebookTransformer transformer, boolean loadAll) {
+        List<ReplacedLayer> out = new ArrayList<>();
+        List<Stage> stages = Stages.of(block);
+        for (int s = 0; s < stages.size(); s++) {
+            Stage stage = stages.get(s);
+            List<String> floatLayers = new ArrayList<>();
+            transformer.selectedLayers(block).forEach((path, settings) -> {
+                if (stage.owns(path) && !settings.getMethod().isCalibrated()) {
+                    floatLayers.add(path);
+                }
+            });
+            if (floatLayers.isEmpty() && !loadAll) {
+                continue;
+            }
+            long start = System.nanoTime();
+            try {
+                source.load(stage);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            System.gc(); // the values read in Java are garbage once in the engine
+            for (String path : floatLayers) {
+                out.addAll(transformer.transformDataFree(block, path::equals, Jlcm::releasedWeight).layers());
+                System.gc(); // the layer's Java copies (hundreds of MB in a 7B model) are garbage now
+            }
+            logger.info(
+                    "Stage {} ({}/{}): {} data-free layers in {} s, peak resident {} MB",
+                    stage.name(),
+                    s + 1,
+                    stages.size(),
+                    floatLayers.size(),
+                    String.format(Locale.ROOT, "%.1f", (System.nanoTime() - start) / 1e9),
+                    ResidentMemory.peakBytes() / 1_000_000);
+        }
+        return out;
+    }
+
+    /**
+     * Returns a layer's weight values and frees its float weight array, which the source loaded
+     * only for this copy: the quantizer works on the copy, and the layer is replaced by its
+     * compressed form. The weight only: the codebook block takes the layer's bias array.
+     */
+    private static float[] releasedWeight(String path, Block layer) {
+        float[] values = Replacements.denseWeight(path, layer);
+        layer.getDirectParameters().get("weight").getArray().close();
+        System.gc(); // DJL frees the memory of arrays made from Java data when they are collected
+        return values;
     }
 
     /** Builds a {@link Jlcm}. */

@@ -5,6 +5,9 @@ import ai.djl.jlcm.codebook.WeightQuantizer;
 import ai.djl.jlcm.export.ModelSize;
 import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.nn.CompressedWeight;
+import ai.djl.jlcm.pipeline.FloatSource;
+import ai.djl.jlcm.pipeline.Stage;
+import ai.djl.jlcm.pipeline.Stages;
 import ai.djl.jlcm.plan.CompressionPlan;
 import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.jlcm.plan.Method;
@@ -20,7 +23,10 @@ import ai.djl.util.Pair;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -67,6 +73,23 @@ public final class BitAllocation {
      *     layer at 1 bit gives (the message names that minimum)
      */
     public static Allocation allocate(Block root, CompressionPlan plan, double targetBitsPerWeight) {
+        return allocate(root, plan, targetBitsPerWeight, null);
+    }
+
+    /**
+     * Allocates widths from 1 to 8 bits to the layers {@code plan} compresses, in a model whose
+     * float weights come from a source: each stage's weights are loaded to sample them and released
+     * again.
+     *
+     * @param root the model's initialized block tree
+     * @param plan the plan (its methods, groups and modes; its bits are replaced)
+     * @param targetBitsPerWeight the whole-model target
+     * @param source the model's float source, or null if the weights are in the tree
+     * @return the widths
+     * @throws IllegalArgumentException if the plan selects no layer, or the target is below what every
+     *     layer at 1 bit gives (the message names that minimum)
+     */
+    public static Allocation allocate(Block root, CompressionPlan plan, double targetBitsPerWeight, FloatSource source) {
         Map<String, LayerSettings> selected = CodebookTransformer.builder().optPlan(plan).build().selectedLayers(root);
         if (selected.isEmpty()) {
             throw new IllegalArgumentException("The layer selection matches no layer of the model");
@@ -87,11 +110,32 @@ public final class BitAllocation {
         }
         ModelSize size = ModelSize.of(root);
         SizeBudget budget = new SizeBudget(size.parameterCount(), 8 * size.storedBytes() - weightBits, targetBitsPerWeight);
+        Map<String, ModelLayer> byPath = new HashMap<>();
+        for (Stage stage : source == null ? List.of(Stages.whole(root)) : Stages.of(root)) {
+            List<String> owned = new ArrayList<>(selected.keySet());
+            owned.removeIf(path -> !stage.owns(path));
+            if (owned.isEmpty()) {
+                continue;
+            }
+            load(source, stage);
+            try {
+                for (String path : owned) {
+                    Block layer = tree.get(path);
+                    byPath.put(path, new ModelLayer(path, layer, selected.get(path), places.get(layer.getDirectParameters().get("weight"))));
+                }
+            } finally {
+                if (source != null) {
+                    source.release(stage);
+                }
+            }
+        }
         List<ModelLayer> layers = new ArrayList<>();
-        selected.forEach((path, settings) -> {
-            Block layer = tree.get(path);
-            layers.add(new ModelLayer(path, layer, settings, places.get(layer.getDirectParameters().get("weight"))));
-        });
+        for (String path : selected.keySet()) {
+            if (!byPath.containsKey(path)) {
+                throw new IllegalArgumentException("Layer '" + path + "' belongs to no stage of the model");
+            }
+            layers.add(byPath.get(path));
+        }
         Allocation allocation = new BitAllocator(CompressedWeight.MIN_BITS, CompressedWeight.MAX_BITS).allocate(layers, budget);
         logger.info(
                 "Allocated widths for {} bits/weight: {} layers, {} bits/weight for the whole model, predicted error {}",
@@ -103,12 +147,25 @@ public final class BitAllocation {
         return allocation;
     }
 
+    private static void load(FloatSource source, Stage stage) {
+        if (source == null) {
+            return;
+        }
+        try {
+            source.load(stage);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /** A layer of the model, its stored form and its quantization error at each width. */
     private static final class ModelLayer implements AllocationLayer {
 
         private final String path;
-        private final Block layer;
         private final Shape shape;
+        /** Evenly spaced whole rows of the weight, at most {@value #SAMPLE_WEIGHTS} values. */
+        private final float[] sample;
+        private final Shape sampleShape;
         private final LayerSettings settings;
         private final int places;
         private final WeightQuantizer quantizer;
@@ -117,7 +174,6 @@ public final class BitAllocation {
 
         ModelLayer(String path, Block layer, LayerSettings settings, int places) {
             this.path = path;
-            this.layer = layer;
             this.settings = settings;
             this.places = places;
             shape = layer.getDirectParameters().get("weight").getArray().getShape();
@@ -129,6 +185,14 @@ public final class BitAllocation {
             CompressedWeight form = quantizer.quantize(column, new Shape(rows, 1), settings.toBuilder().optBits(CompressedWeight.MIN_BITS).build());
             mode = form.getMode();
             groups = form.getGroups();
+            float[] all = Replacements.denseWeight(path, layer);
+            int cols = Math.toIntExact(all.length / rows);
+            int sampled = (int) Math.max(1, Math.min(rows, SAMPLE_WEIGHTS / cols));
+            sample = new float[sampled * cols];
+            for (int i = 0; i < sampled; i++) {
+                System.arraycopy(all, (int) ((long) i * rows / sampled) * cols, sample, i * cols, cols);
+            }
+            sampleShape = new Shape(sampled, cols);
         }
 
         @Override
@@ -147,16 +211,8 @@ public final class BitAllocation {
          */
         @Override
         public double error(int bits) {
-            float[] all = Replacements.denseWeight(path, layer);
-            int rows = Math.toIntExact(shape.get(0));
-            int cols = all.length / rows;
-            int sampled = Math.max(1, Math.min(rows, SAMPLE_WEIGHTS / cols));
-            float[] w = new float[sampled * cols];
-            for (int i = 0; i < sampled; i++) {
-                System.arraycopy(all, (int) ((long) i * rows / sampled) * cols, w, i * cols, cols);
-            }
-            float[] decoded =
-                    quantizer.quantize(w, new Shape(sampled, cols), settings.toBuilder().optBits(bits).build()).decode();
+            float[] w = sample;
+            float[] decoded = quantizer.quantize(w, sampleShape, settings.toBuilder().optBits(bits).build()).decode();
             double diff = 0;
             double norm = 0;
             for (int i = 0; i < w.length; i++) {

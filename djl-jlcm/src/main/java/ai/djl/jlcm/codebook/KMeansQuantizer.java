@@ -61,7 +61,6 @@ public final class KMeansQuantizer implements WeightQuantizer {
         for (int o = 0; o < rows; o++) {
             groupSize[groupOf[o]]++;
         }
-        int[] indices = new int[weight.length];
         if (mode == CodebookMode.SCALED) {
             float[] scales = new float[groups];
             double[] sumSq = new double[groups];
@@ -92,29 +91,37 @@ public final class KMeansQuantizer implements WeightQuantizer {
                 }
             }
             float[] codebook = fitOrZeros(scaled, scaledImportance, k);
+            int[] indices = new int[weight.length];
             for (int i = 0; i < scaled.length; i++) {
                 indices[i] = KMeans1d.nearest(scaled[i], codebook);
             }
             return new CompressedWeight(
                     shape, bits, mode, groups, groupOf, codebook, scales, indices);
         }
-        float[] codebooks = new float[groups * k];
-        for (int j = 0; j < groups; j++) {
-            float[] members = new float[groupSize[j] * cols];
-            float[] memberImportance = importance == null ? null : new float[members.length];
-            int p = 0;
-            for (int o = 0; o < rows; o++) {
-                if (groupOf[o] == j) {
-                    System.arraycopy(weight, o * cols, members, p, cols);
-                    if (importance != null) {
-                        System.arraycopy(importance, o * cols, memberImportance, p, cols);
+        float[] codebooks;
+        if (groups == 1) { // the whole weight, not a copy (a 7B model's token table is 131 M weights)
+            codebooks = weight.length == 0 ? new float[k] : fitOrZeros(weight, importance, k);
+        } else {
+            codebooks = new float[groups * k];
+            for (int j = 0; j < groups; j++) {
+                float[] members = new float[groupSize[j] * cols];
+                float[] memberImportance = importance == null ? null : new float[members.length];
+                int p = 0;
+                for (int o = 0; o < rows; o++) {
+                    if (groupOf[o] == j) {
+                        System.arraycopy(weight, o * cols, members, p, cols);
+                        if (importance != null) {
+                            System.arraycopy(importance, o * cols, memberImportance, p, cols);
+                        }
+                        p += cols;
                     }
-                    p += cols;
                 }
+                float[] codebook = members.length == 0 ? new float[k] : fitOrZeros(members, memberImportance, k);
+                System.arraycopy(codebook, 0, codebooks, j * k, k);
             }
-            float[] codebook = members.length == 0 ? new float[k] : fitOrZeros(members, memberImportance, k);
-            System.arraycopy(codebook, 0, codebooks, j * k, k);
         }
+        // allocated after the fit, whose sorted copy of the weight is garbage by now
+        int[] indices = new int[weight.length];
         float[] codebook = new float[k];
         for (int o = 0; o < rows; o++) {
             System.arraycopy(codebooks, groupOf[o] * k, codebook, 0, k);

@@ -179,6 +179,17 @@ public class CodebookConvolution extends Convolution implements CodebookBlock {
         }
     }
 
+    /**
+     * {@inheritDoc} The records are DJL's; only how the arrays are copied out differs ({@link
+     * ParameterRecords#saveAll}).
+     */
+    @Override
+    public void saveParameters(DataOutputStream os) throws IOException {
+        os.write(version);
+        saveMetadata(os);
+        ParameterRecords.saveAll(getDirectParameters().values(), os);
+    }
+
     /** {@inheritDoc} */
     @Override
     protected void saveMetadata(DataOutputStream os) throws IOException {

@@ -141,7 +141,7 @@ public final class CodebookWeight {
 
     private void set(CompressedWeight w, NDManager manager) {
         long rows = shape.get(0);
-        byte[] packed = BitPacking.pack(w.getIndices(), bits);
+        byte[] packed = w.packedIndices();
         byte[] packedGroups = BitPacking.pack(w.getGroupOf(), w.groupIdBits());
         indices.setArray(uint8(manager, packed));
         groupIds.setArray(uint8(manager, packedGroups));
@@ -790,7 +790,16 @@ public final class CodebookWeight {
             ParameterRecords.load(scales, DataType.FLOAT32, new Shape(groups), manager, is, layer);
         }
         try {
-            read();
+            // not read(): unpacking every index would take 8 bytes per weight, and b-bit packed
+            // indices are all codewords; the group ids, codebooks and scales can be wrong
+            CompressedWeight.checkParts(
+                    shape,
+                    bits,
+                    mode,
+                    groups,
+                    BitPacking.unpack(groupIds.getArray().toByteArray(), CompressedWeight.groupIdBits(groups), (int) rows),
+                    codebook.getArray().toFloatArray(),
+                    scales == null ? null : scales.getArray().toFloatArray());
         } catch (IllegalArgumentException e) {
             throw new MalformedModelException("Layer " + layer + ": " + e.getMessage(), e);
         }

@@ -40,7 +40,8 @@ public final class CompressedWeight {
     private final int[] groupOf;
     private final float[] codebooks;
     private final float[] scales;
-    private final int[] indices;
+    /** The indices as stored, bit-packed at {@code bits} bits (an int per weight would be 4 to 32 times more). */
+    private final byte[] packedIndices;
 
     /**
      * Creates a compressed weight, validating every field.
@@ -63,10 +64,7 @@ public final class CompressedWeight {
             float[] codebooks,
             float[] scales,
             int[] indices) {
-        checkBits(bits);
-        if (shape.dimension() < 2 || shape.get(0) < 1 || shape.size() < 1) {
-            throw new IllegalArgumentException("weight shape must be at least 2-D: " + shape);
-        }
+        checkParts(shape, bits, mode, groups, groupOf, codebooks, scales);
         this.shape = shape;
         this.bits = bits;
         this.mode = mode;
@@ -74,34 +72,8 @@ public final class CompressedWeight {
         this.groupOf = groupOf.clone();
         this.codebooks = codebooks.clone();
         this.scales = scales == null ? null : scales.clone();
-        this.indices = indices.clone();
         int rows = rows();
-        if (groups < 1 || groups > rows) {
-            throw new IllegalArgumentException(
-                    "groups must be in [1, " + rows + "] for " + shape + ", got " + groups);
-        }
-        if (groupOf.length != rows) {
-            throw new IllegalArgumentException("expected " + rows + " group ids, got " + groupOf.length);
-        }
-        for (int g : groupOf) {
-            if (g < 0 || g >= groups) {
-                throw new IllegalArgumentException("group id " + g + " outside [0, " + groups + ")");
-            }
-        }
         int k = codewords();
-        if (codebooks.length != codebookCount() * k) {
-            throw new IllegalArgumentException(
-                    "expected " + codebookCount() * k + " codewords, got " + codebooks.length);
-        }
-        checkFinite("codebook", codebooks);
-        if (mode == CodebookMode.SCALED) {
-            if (scales == null || scales.length != groups) {
-                throw new IllegalArgumentException("SCALED mode needs " + groups + " scales");
-            }
-            checkFinite("scales", scales);
-        } else if (scales != null) {
-            throw new IllegalArgumentException("MULTI mode has no scales");
-        }
         if (indices.length != (long) rows * cols()) {
             throw new IllegalArgumentException(
                     "expected " + (long) rows * cols() + " indices, got " + indices.length);
@@ -111,6 +83,7 @@ public final class CompressedWeight {
                 throw new IllegalArgumentException("index " + i + " outside [0, " + k + ")");
             }
         }
+        this.packedIndices = BitPacking.pack(indices, bits);
     }
 
     /**
@@ -271,6 +244,7 @@ public final class CompressedWeight {
         int k = codewords();
         boolean[] used = new boolean[codebookCount() * k];
         int cols = cols();
+        int[] indices = getIndices();
         for (int o = 0; o < groupOf.length; o++) {
             int book = mode == CodebookMode.MULTI ? groupOf[o] : 0;
             for (int n = 0; n < cols; n++) {
@@ -317,7 +291,16 @@ public final class CompressedWeight {
      * @return a copy of the indices
      */
     public int[] getIndices() {
-        return indices.clone();
+        return BitPacking.unpack(packedIndices, bits, Math.toIntExact(shape.size()));
+    }
+
+    /**
+     * Returns the indices as stored: bit-packed at {@link #getBits()} bits.
+     *
+     * @return the packed indices, the array itself (do not change it)
+     */
+    byte[] packedIndices() {
+        return packedIndices;
     }
 
     /**
@@ -347,6 +330,7 @@ public final class CompressedWeight {
         int rows = rows();
         int cols = cols();
         int k = codewords();
+        int[] indices = getIndices();
         float[] out = new float[indices.length];
         for (int o = 0; o < rows; o++) {
             int g = groupOf[o];
@@ -375,6 +359,55 @@ public final class CompressedWeight {
                 + ", codebook="
                 + Arrays.toString(Arrays.copyOf(codebooks, Math.min(8, codebooks.length)))
                 + "}";
+    }
+
+    /**
+     * Checks the parts of a compressed weight other than its indices (which a reader of {@code
+     * bits}-bit packed indices gets in range by construction): the shape, width, groups, group ids,
+     * codebooks and scales, as the constructor does.
+     *
+     * @param shape the shape of the dense weight
+     * @param bits the index width
+     * @param mode the mode
+     * @param groups the number of groups
+     * @param groupOf the group of each neuron
+     * @param codebooks the codebooks
+     * @param scales the scales, or {@code null}
+     * @throws IllegalArgumentException if a part is invalid
+     */
+    static void checkParts(
+            Shape shape, int bits, CodebookMode mode, int groups, int[] groupOf, float[] codebooks, float[] scales) {
+        checkBits(bits);
+        if (shape.dimension() < 2 || shape.get(0) < 1 || shape.size() < 1) {
+            throw new IllegalArgumentException("weight shape must be at least 2-D: " + shape);
+        }
+        int rows = Math.toIntExact(shape.get(0));
+        if (groups < 1 || groups > rows) {
+            throw new IllegalArgumentException(
+                    "groups must be in [1, " + rows + "] for " + shape + ", got " + groups);
+        }
+        if (groupOf.length != rows) {
+            throw new IllegalArgumentException("expected " + rows + " group ids, got " + groupOf.length);
+        }
+        for (int g : groupOf) {
+            if (g < 0 || g >= groups) {
+                throw new IllegalArgumentException("group id " + g + " outside [0, " + groups + ")");
+            }
+        }
+        int k = 1 << bits;
+        if (codebooks.length != codebookCount(mode, groups) * k) {
+            throw new IllegalArgumentException(
+                    "expected " + codebookCount(mode, groups) * k + " codewords, got " + codebooks.length);
+        }
+        checkFinite("codebook", codebooks);
+        if (mode == CodebookMode.SCALED) {
+            if (scales == null || scales.length != groups) {
+                throw new IllegalArgumentException("SCALED mode needs " + groups + " scales");
+            }
+            checkFinite("scales", scales);
+        } else if (scales != null) {
+            throw new IllegalArgumentException("MULTI mode has no scales");
+        }
     }
 
     private static void checkFinite(String what, float[] values) {

@@ -9,6 +9,8 @@ import ai.djl.jlcm.plan.CompressionPlan;
 import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.jlcm.plan.Method;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.convolutional.Conv1d;
@@ -24,6 +26,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Predicate;
 
 /**
  * Replaces {@link Linear} and {@link Conv1d}/{@link Conv2d}/{@link Conv3d} blocks of any DJL block
@@ -80,7 +83,7 @@ public final class CodebookTransformer {
      *     calibration inputs; the tree is then unchanged
      */
     public TransformReport transform(Block root) {
-        return transform(root, false);
+        return transform(root, false, path -> true, Replacements::denseWeight);
     }
 
     /**
@@ -92,12 +95,43 @@ public final class CodebookTransformer {
      * @throws IllegalArgumentException if a layer cannot be compressed; the tree is then unchanged
      */
     public TransformReport transformDataFree(Block root) {
-        return transform(root, true);
+        return transform(root, true, path -> true, Replacements::denseWeight);
     }
 
-    private TransformReport transform(Block root, boolean dataFreeOnly) {
+    /**
+     * Compresses the selected layers whose method is data-free and whose path is accepted, for
+     * example those of one stage of a model whose float parameters stream in stage by stage, with
+     * the dense weight values each layer is compressed from.
+     *
+     * @param root the root block
+     * @param within accepts the layer paths to compress
+     * @param values gives a layer's dense weight values ({@link Replacements#denseWeight} reads the
+     *     layer's weight array)
+     * @return what was replaced
+     * @throws IllegalArgumentException if a layer cannot be compressed
+     */
+    public TransformReport transformDataFree(Block root, Predicate<String> within, WeightValues values) {
+        return transform(root, true, within, values);
+    }
+
+    /** Gives the dense weight values a layer is compressed from. */
+    @FunctionalInterface
+    public interface WeightValues {
+
+        /**
+         * Returns a layer's dense weight values.
+         *
+         * @param path the layer's path
+         * @param layer the layer
+         * @return its weight, row-major
+         */
+        float[] of(String path, Block layer);
+    }
+
+    private TransformReport transform(Block root, boolean dataFreeOnly, Predicate<String> within, WeightValues values) {
         BlockTree tree = BlockTree.of(root);
         Map<String, LayerSettings> selected = selectedLayers(root);
+        selected.keySet().removeIf(within.negate());
         List<String> paths = new ArrayList<>();
         for (Map.Entry<String, LayerSettings> e : selected.entrySet()) {
             Method method = e.getValue().getMethod();
@@ -116,7 +150,7 @@ public final class CodebookTransformer {
             for (String path : paths) {
                 long start = System.nanoTime();
                 Block layer = tree.get(path);
-                Block replacement = build(path, layer, selected.get(path));
+                Block replacement = build(path, layer, selected.get(path), values);
                 replacements.add(replacement);
                 tree.checkReplaceable(layer, replacement, path);
                 report.add(ReplacedLayer.of(path, layer, replacement, tree.placeCount(layer)));
@@ -174,16 +208,17 @@ public final class CodebookTransformer {
         return out;
     }
 
-    private Block build(String path, Block layer, LayerSettings settings) {
-        float[] values = Replacements.denseWeight(path, layer);
+    private Block build(String path, Block layer, LayerSettings settings, WeightValues values) {
         NDArray weight = layer.getDirectParameters().get("weight").getArray();
+        Shape shape = weight.getShape();
+        NDManager manager = weight.getManager();
         CompressedWeight compressed;
         try {
-            compressed = WeightQuantizer.of(settings.getMethod()).quantize(values, weight.getShape(), settings);
+            compressed = WeightQuantizer.of(settings.getMethod()).quantize(values.of(path, layer), shape, settings);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("Layer '" + path + "': " + e.getMessage(), e);
         }
-        return Replacements.codebookBlock(layer, CodebookWeight.of(compressed, weight.getManager()), path, memoryMode);
+        return Replacements.codebookBlock(layer, CodebookWeight.of(compressed, manager), path, memoryMode);
     }
 
     /** Builds a {@link CodebookTransformer}. */

@@ -3,6 +3,7 @@ package ai.djl.jlcm.nn;
 import ai.djl.MalformedModelException;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
 
 import org.testng.Assert;
 import org.testng.annotations.Test;
@@ -161,5 +162,31 @@ public class ParameterRecordsTest {
         Assert.assertTrue(
                 loadFailure(bytes).startsWith("Layer 05Linear: the parameter file declares an invalid input shape: "),
                 new String(bytes, StandardCharsets.ISO_8859_1));
+    }
+
+    @Test
+    public void recordsAreWrittenByteForByteAsDjlWritesThem() throws IOException {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Parameter[] parameters = {
+                Parameter.builder().setName("indices").setType(Parameter.Type.RUNNING_MEAN).build(),
+                Parameter.builder().setName("codebook").setType(Parameter.Type.WEIGHT).build(),
+                Parameter.builder().setName("unset").setType(Parameter.Type.WEIGHT).build()
+            };
+            byte[] bytes = new byte[3 * (1 << 20) + 17]; // several megabyte chunks and a remainder
+            for (int i = 0; i < bytes.length; i++) {
+                bytes[i] = (byte) (i * 31);
+            }
+            parameters[0].setArray(manager.create(ByteBuffer.wrap(bytes), new Shape(bytes.length), ai.djl.ndarray.types.DataType.UINT8));
+            ai.djl.ndarray.NDArray named = manager.create(new float[] {1.5f, -2f, 3.25f, 0f}, new Shape(2, 2));
+            named.setName("cb");
+            parameters[1].setArray(named);
+            for (Parameter p : parameters) {
+                ByteArrayOutputStream ours = new ByteArrayOutputStream();
+                ParameterRecords.save(p, new DataOutputStream(ours));
+                ByteArrayOutputStream djl = new ByteArrayOutputStream();
+                p.save(new DataOutputStream(djl));
+                Assert.assertEquals(ours.toByteArray(), djl.toByteArray(), p.getName());
+            }
+        }
     }
 }

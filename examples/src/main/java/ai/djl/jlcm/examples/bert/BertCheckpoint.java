@@ -1,15 +1,11 @@
 package ai.djl.jlcm.examples.bert;
 
 import ai.djl.jlcm.export.Digests;
+import ai.djl.jlcm.pipeline.CheckpointSource;
 import ai.djl.jlcm.pipeline.FloatSource;
 import ai.djl.jlcm.pipeline.Stage;
-import ai.djl.jlcm.transform.BlockTree;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
-import ai.djl.training.initializer.Initializer;
 import ai.djl.util.Pair;
 
 import java.io.IOException;
@@ -98,17 +94,17 @@ public final class BertCheckpoint {
      *     is left unset
      */
     public static int load(BertMlm model, TensorBundle bundle, String prefix) throws IOException {
-        StageSource source = new StageSource(model, bundle, prefix);
+        FloatSource source = source(model, bundle, prefix);
         for (Stage stage : model.stages()) {
             source.load(stage);
         }
-        return source.targets.size();
+        return mapping(model, prefix).size();
     }
 
     /**
-     * Returns the checkpoint as the float source of a model initialized with {@link #PLACEHOLDER}s:
-     * each stage's tensors are read when the stage is loaded. The whole mapping is checked first, as
-     * {@link #load} does.
+     * Returns the checkpoint as the float source of a model initialized with {@link
+     * CheckpointSource#PLACEHOLDER}s: each stage's tensors are read when the stage is loaded. The
+     * whole mapping is checked first, as {@link #load} does.
      *
      * @param model the initialized block tree
      * @param bundle the checkpoint
@@ -117,135 +113,70 @@ public final class BertCheckpoint {
      * @throws IOException if a tensor is missing, mis-shaped or unused, or a parameter has no tensor
      */
     public static FloatSource source(BertMlm model, TensorBundle bundle, String prefix) throws IOException {
-        return new StageSource(model, bundle, prefix);
+        Map<String, Target> targets = mapping(model, prefix);
+        check(model, bundle, targets);
+        Map<String, CheckpointSource.Target> into = new LinkedHashMap<>();
+        targets.forEach((name, t) -> into.put(name, new CheckpointSource.Target(t.path(), t.parameter())));
+        String digest = Digests.sha256(prefix + "\n" + Digests.sha256(bundle.getIndexFile()) + "\n" + bundle.getDataSize());
+        return new CheckpointSource(
+                model,
+                into,
+                (name, shape) -> {
+                    float[] values = bundle.readFloats(name);
+                    return targets.get(name).transpose() ? transpose(values, (int) shape.get(1), (int) shape.get(0)) : values;
+                },
+                digest);
     }
 
-    /**
-     * Initializes a parameter to a placeholder of its shape that takes no memory (a broadcast view
-     * of one zero), for parameters read later from a {@link #source}.
-     */
-    public static final Initializer PLACEHOLDER = (manager, shape, dataType) -> manager.zeros(new Shape(), dataType).broadcast(shape);
-
-    /** The checkpoint read stage by stage into a model's parameters. */
-    private static final class StageSource implements FloatSource {
-
-        private final BertMlm model;
-        private final TensorBundle bundle;
-        private final String prefix;
-        private final Map<String, Target> targets;
-        private final Map<Parameter, Boolean> loaded = new IdentityHashMap<>();
-
-        StageSource(BertMlm model, TensorBundle bundle, String prefix) throws IOException {
-            this.model = model;
-            this.bundle = bundle;
-            this.prefix = prefix;
-            targets = mapping(model, prefix);
-            check();
-        }
-
-        private void check() throws IOException {
-            List<String> missing = new ArrayList<>();
-            for (String name : targets.keySet()) {
-                if (!bundle.contains(name)) {
-                    missing.add(name);
-                }
+    private static void check(BertMlm model, TensorBundle bundle, Map<String, Target> targets) throws IOException {
+        List<String> missing = new ArrayList<>();
+        for (String name : targets.keySet()) {
+            if (!bundle.contains(name)) {
+                missing.add(name);
             }
-            if (!missing.isEmpty()) {
+        }
+        if (!missing.isEmpty()) {
+            throw new IOException(
+                    "Checkpoint " + bundle.getIndexFile() + " lacks " + missing.size()
+                            + " tensor(s) the model needs: " + abbreviate(missing));
+        }
+        Set<String> unused = new TreeSet<>(bundle.names());
+        unused.removeAll(targets.keySet());
+        if (!unused.isEmpty()) {
+            throw new IOException(
+                    "Checkpoint " + bundle.getIndexFile() + " has " + unused.size()
+                            + " tensor(s) the model does not use (other architecture or prefix?): "
+                            + abbreviate(new ArrayList<>(unused)));
+        }
+        Map<Parameter, Boolean> set = new IdentityHashMap<>();
+        for (Map.Entry<String, Target> e : targets.entrySet()) {
+            String name = e.getKey();
+            Target target = e.getValue();
+            Parameter p = target.parameter();
+            if (!p.isInitialized()) {
+                throw new IllegalStateException("Initialize the model before loading: " + target.path() + "/" + p.getName());
+            }
+            long[] want = p.getArray().getShape().getShape();
+            long[] expected = target.transpose() ? reverse(want) : want;
+            TensorBundle.Entry entry = bundle.entry(name);
+            if (entry.dtype() != TensorBundle.DT_FLOAT) {
+                throw new IOException("Tensor '" + name + "' has dtype " + entry.dtype() + ", expected float32");
+            }
+            if (!Arrays.equals(entry.shape(), expected)) {
                 throw new IOException(
-                        "Checkpoint " + bundle.getIndexFile() + " lacks " + missing.size()
-                                + " tensor(s) the model needs: " + abbreviate(missing));
+                        "Tensor '" + name + "' has shape " + entry.shapeString() + ", expected "
+                                + Arrays.toString(expected) + " for " + target.path() + "/" + p.getName());
             }
-            Set<String> unused = new TreeSet<>(bundle.names());
-            unused.removeAll(targets.keySet());
-            if (!unused.isEmpty()) {
-                throw new IOException(
-                        "Checkpoint " + bundle.getIndexFile() + " has " + unused.size()
-                                + " tensor(s) the model does not use (other architecture or prefix?): "
-                                + abbreviate(new ArrayList<>(unused)));
-            }
-            Map<Parameter, Boolean> set = new IdentityHashMap<>();
-            for (Map.Entry<String, Target> e : targets.entrySet()) {
-                String name = e.getKey();
-                Target target = e.getValue();
-                Parameter p = target.parameter();
-                if (!p.isInitialized()) {
-                    throw new IllegalStateException("Initialize the model before loading: " + target.path() + "/" + p.getName());
-                }
-                long[] want = p.getArray().getShape().getShape();
-                long[] expected = target.transpose() ? reverse(want) : want;
-                TensorBundle.Entry entry = bundle.entry(name);
-                if (entry.dtype() != TensorBundle.DT_FLOAT) {
-                    throw new IOException("Tensor '" + name + "' has dtype " + entry.dtype() + ", expected float32");
-                }
-                if (!Arrays.equals(entry.shape(), expected)) {
-                    throw new IOException(
-                            "Tensor '" + name + "' has shape " + entry.shapeString() + ", expected "
-                                    + Arrays.toString(expected) + " for " + target.path() + "/" + p.getName());
-                }
-                set.put(p, Boolean.TRUE);
-            }
-            List<String> unset = new ArrayList<>();
-            for (Pair<String, Parameter> p : model.getParameters()) {
-                if (!set.containsKey(p.getValue())) {
-                    unset.add(p.getKey());
-                }
-            }
-            if (!unset.isEmpty()) {
-                throw new IOException("No checkpoint tensor for parameter(s) " + abbreviate(unset));
+            set.put(p, Boolean.TRUE);
+        }
+        List<String> unset = new ArrayList<>();
+        for (Pair<String, Parameter> p : model.getParameters()) {
+            if (!set.containsKey(p.getValue())) {
+                unset.add(p.getKey());
             }
         }
-
-        /** {@inheritDoc} */
-        @Override
-        public void load(Stage stage) throws IOException {
-            for (Map.Entry<String, Target> e : targets.entrySet()) {
-                Target target = e.getValue();
-                Parameter p = target.parameter();
-                if (!stage.owns(target.path()) || loaded.containsKey(p) || !inTree(target)) {
-                    continue;
-                }
-                float[] values = bundle.readFloats(e.getKey());
-                Shape shape = p.getArray().getShape();
-                if (target.transpose()) {
-                    values = transpose(values, (int) shape.get(1), (int) shape.get(0));
-                }
-                float[] v = values;
-                reset(p, (m, sh, dt) -> m.create(v, sh));
-                loaded.put(p, Boolean.TRUE);
-            }
-        }
-
-        /** {@inheritDoc} */
-        @Override
-        public void release(Stage stage) {
-            for (Target target : targets.values()) {
-                Parameter p = target.parameter();
-                if (stage.owns(target.path()) && loaded.remove(p) != null) {
-                    reset(p, PLACEHOLDER);
-                }
-            }
-        }
-
-        /** {@inheritDoc} */
-        @Override
-        public String digest() throws IOException {
-            return Digests.sha256(prefix + "\n" + Digests.sha256(bundle.getIndexFile()) + "\n" + bundle.getDataSize());
-        }
-
-        /** Whether the parameter's block is still the one at its path (a compressed layer is not). */
-        private boolean inTree(Target target) {
-            Block b = BlockTree.of(model).get(target.path());
-            return b != null && b.getDirectParameters().values().stream().anyMatch(q -> q == target.parameter());
-        }
-
-        /** Replaces a parameter's array by the one an initializer makes, in the same manager. */
-        private static void reset(Parameter p, Initializer initializer) {
-            NDManager manager = p.getArray().getManager();
-            p.close();
-            p.setInitializer(initializer);
-            p.initialize(manager, DataType.FLOAT32);
-            // a parameter keeps its initializer, and a loading one holds the tensor's values in Java
-            p.setInitializer(PLACEHOLDER);
+        if (!unset.isEmpty()) {
+            throw new IOException("No checkpoint tensor for parameter(s) " + abbreviate(unset));
         }
     }
 

@@ -239,7 +239,7 @@ final class BertCompressCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--layers " + layers + " matches no Linear layer");
             }
             if (targetBits != null) {
-                plan = BitAllocation.allocate(model.getBlock(), plan, targetBits).applyTo(plan);
+                plan = BitAllocation.allocate(model.getBlock(), plan, targetBits, bert.source()).applyTo(plan);
             }
             List<NDList> calibration = null;
             NDManager calibrationManager = null;

@@ -2,6 +2,7 @@ package ai.djl.jlcm.examples.bert;
 
 import ai.djl.Model;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
+import ai.djl.jlcm.pipeline.CheckpointSource;
 import ai.djl.jlcm.pipeline.FloatSource;
 import ai.djl.jlcm.pipeline.Stage;
 import ai.djl.ndarray.NDList;
@@ -103,7 +104,7 @@ public final class PretrainedBert {
         Model model = Model.newInstance(MODEL_NAME);
         try {
             BertMlm block = new BertMlm(config);
-            block.setInitializer(BertCheckpoint.PLACEHOLDER, p -> true);
+            CheckpointSource.setPlaceholders(block);
             block.initialize(model.getNDManager());
             model.setBlock(block);
             return new Staged(model, BertCheckpoint.source(block, bundle, prefix));

@@ -1,5 +1,7 @@
 package ai.djl.jlcm.examples.cli;
 
+import org.slf4j.LoggerFactory;
+
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -55,6 +57,8 @@ public final class JlcmCli implements Runnable {
         cli.setExecutionExceptionHandler(
                 (e, cmd, parsed) -> {
                     cmd.getErr().println("jlcm " + cmd.getCommandName() + ": " + message(e));
+                    // -Dorg.slf4j.simpleLogger.defaultLogLevel=debug shows where it failed
+                    LoggerFactory.getLogger(JlcmCli.class).debug("jlcm {} failed", cmd.getCommandName(), e);
                     return 1;
                 });
         return cli.execute(args);

@@ -2,15 +2,21 @@ package ai.djl.jlcm.examples.llm;
 
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
+import ai.djl.jlcm.export.Digests;
+import ai.djl.jlcm.pipeline.CheckpointSource;
+import ai.djl.jlcm.pipeline.FloatSource;
 import ai.djl.jlcm.safetensors.SafetensorsCheckpoint;
+import ai.djl.jlcm.safetensors.TensorInfo;
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 
 import java.io.IOException;
 import java.nio.FloatBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -42,13 +48,26 @@ public final class LlamaCheckpoint {
      */
     public static Map<String, Parameter> mapping(LlamaModel model) {
         Map<String, Parameter> m = new LinkedHashMap<>();
+        targets(model).forEach((name, t) -> m.put(name, t.parameter()));
+        return m;
+    }
+
+    /**
+     * Returns the Hugging Face name of every parameter of a model with the parameter's block path,
+     * in block order.
+     *
+     * @param model the block tree
+     * @return tensor name to target
+     */
+    static Map<String, CheckpointSource.Target> targets(LlamaModel model) {
+        Map<String, CheckpointSource.Target> m = new LinkedHashMap<>();
         walk(model, "", m);
         return m;
     }
 
-    private static void walk(Block block, String path, Map<String, Parameter> m) {
+    private static void walk(Block block, String path, Map<String, CheckpointSource.Target> m) {
         for (var p : block.getDirectParameters()) {
-            m.put(tensorName(path, p.getKey()), p.getValue());
+            m.put(tensorName(path, p.getKey()), new CheckpointSource.Target(path, p.getValue()));
         }
         for (var c : block.getChildren()) {
             walk(c.getValue(), path.isEmpty() ? c.getKey() : path + "/" + c.getKey(), m);
@@ -82,6 +101,16 @@ public final class LlamaCheckpoint {
      */
     public static int load(LlamaModel model, SafetensorsCheckpoint checkpoint) throws IOException, MalformedModelException {
         Map<String, Parameter> mapping = mapping(model);
+        check(model, checkpoint, mapping);
+        for (Map.Entry<String, Parameter> e : mapping.entrySet()) {
+            NDArray array = e.getValue().getArray();
+            array.set(FloatBuffer.wrap(checkpoint.readFloats(e.getKey(), array.getShape().getShape())));
+        }
+        return mapping.size();
+    }
+
+    private static void check(LlamaModel model, SafetensorsCheckpoint checkpoint, Map<String, Parameter> mapping)
+            throws MalformedModelException {
         List<String> missing = new ArrayList<>();
         for (String name : mapping.keySet()) {
             if (!checkpoint.contains(name)) {
@@ -102,10 +131,90 @@ public final class LlamaCheckpoint {
                             + abbreviate(new ArrayList<>(unused)));
         }
         for (Map.Entry<String, Parameter> e : mapping.entrySet()) {
-            NDArray array = e.getValue().getArray();
-            array.set(FloatBuffer.wrap(checkpoint.readFloats(e.getKey(), array.getShape().getShape())));
+            long[] want = e.getValue().getArray().getShape().getShape();
+            TensorInfo info = checkpoint.info(e.getKey());
+            if (!Arrays.equals(info.shape(), want)) {
+                throw new MalformedModelException(
+                        checkpoint.getLocation() + ": tensor '" + e.getKey() + "' has shape " + info.shapeString()
+                                + ", expected " + Arrays.toString(want));
+            }
         }
-        return mapping.size();
+    }
+
+    /**
+     * A float checkpoint opened for streaming: a model whose parameters are placeholders, and the
+     * source that reads a stage's tensors when the stage is loaded ({@code
+     * Jlcm.Builder.optFloatSource}). Closing it closes the model and the checkpoint's files.
+     *
+     * @param model the model holding a {@link LlamaModel}
+     * @param source the checkpoint as the model's float source
+     * @param checkpoint the open checkpoint the source reads
+     */
+    public record Staged(Model model, FloatSource source, SafetensorsCheckpoint checkpoint) implements AutoCloseable {
+
+        /** {@inheritDoc} */
+        @Override
+        public void close() throws IOException {
+            try {
+                model.close();
+            } finally {
+                checkpoint.close();
+            }
+        }
+    }
+
+    /**
+     * Opens a float checkpoint directory for streaming: nothing is read but the headers (and the
+     * whole mapping is checked against them, as {@link #load} does); a stage's tensors are read, and
+     * converted to float32, when the stage is loaded, so a checkpoint larger than memory streams.
+     *
+     * @param dir the checkpoint directory
+     * @return the model and its source; the caller closes it
+     * @throws IOException if a file cannot be read or {@value LlamaConfig#FILE_NAME} is malformed
+     * @throws MalformedModelException if the checkpoint does not match the configuration
+     */
+    public static Staged open(Path dir) throws IOException, MalformedModelException {
+        LlamaConfig config = LlamaConfig.read(dir.resolve(LlamaConfig.FILE_NAME));
+        SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(dir);
+        Model model = Model.newInstance("llama", "PyTorch");
+        try {
+            LlamaModel block = new LlamaModel(config);
+            CheckpointSource.setPlaceholders(block);
+            block.initialize(model.getNDManager());
+            model.setBlock(block);
+            Map<String, CheckpointSource.Target> targets = targets(block);
+            check(block, checkpoint, mapping(block));
+            FloatSource source = new CheckpointSource(
+                    block,
+                    targets,
+                    (name, shape) -> {
+                        try {
+                            return checkpoint.readFloats(name, shape.getShape());
+                        } catch (MalformedModelException e) {
+                            throw new IOException(e.getMessage(), e);
+                        }
+                    },
+                    digest(checkpoint));
+            return new Staged(model, source, checkpoint);
+        } catch (IOException | MalformedModelException | RuntimeException e) {
+            model.close();
+            checkpoint.close();
+            throw e;
+        }
+    }
+
+    /** The SHA-256 of every tensor's header entry and every file's size: what identifies the checkpoint. */
+    private static String digest(SafetensorsCheckpoint checkpoint) throws IOException, MalformedModelException {
+        StringBuilder text = new StringBuilder();
+        for (String name : new TreeSet<>(checkpoint.names())) {
+            TensorInfo t = checkpoint.info(name);
+            text.append(name).append(' ').append(t.dtype()).append(' ').append(t.shapeString())
+                    .append(' ').append(t.begin()).append(' ').append(t.end()).append('\n');
+        }
+        for (var f : checkpoint.files()) {
+            text.append(f.getFile().getFileName()).append(' ').append(Files.size(f.getFile())).append('\n');
+        }
+        return Digests.sha256(text.toString());
     }
 
     /**

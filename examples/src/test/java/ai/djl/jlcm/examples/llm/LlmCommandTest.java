@@ -111,4 +111,36 @@ public class LlmCommandTest {
         r = CliRun.run(2, "llm");
         Assert.assertTrue(r[1].contains("missing command: generate, perplexity, synth, compress, train or table"), r[1]);
     }
+
+    @Test
+    public void aTextPromptGoesThroughTheCheckpointsTokenizer() throws Exception {
+        Path dir = root.resolve("tiny-with-tokenizer");
+        CliRun.run(0, "llm", "synth", "--preset", "tiny", "--out", dir.toString());
+        // a word-level tokenizer.json of the tiny vocabulary: word wN is id N
+        StringBuilder vocab = new StringBuilder();
+        for (int i = 0; i < 256; i++) {
+            vocab.append(i == 0 ? "" : ",").append("\"w").append(i).append("\":").append(i);
+        }
+        Files.writeString(dir.resolve("tokenizer.json"),
+                "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":[],\"normalizer\":null,"
+                        + "\"pre_tokenizer\":{\"type\":\"Whitespace\"},\"post_processor\":null,\"decoder\":null,"
+                        + "\"model\":{\"type\":\"WordLevel\",\"vocab\":{" + vocab + "},\"unk_token\":\"w0\"}}");
+        String[] r = CliRun.run(0, "llm", "generate", "--model", dir.toString(), "--prompt", "w7 w42 w3", "--max-new-tokens", "4");
+        JsonObject text = json(r[0]);
+        Assert.assertEquals(text.getAsJsonArray("prompt").toString(), "[7,42,3]", r[0]);
+        String[] byIds = CliRun.run(0, "llm", "generate", "--model", dir.toString(), "--tokens", "7,42,3", "--max-new-tokens", "4");
+        Assert.assertEquals(text.getAsJsonArray("tokens"), json(byIds[0]).getAsJsonArray("tokens"));
+        StringBuilder words = new StringBuilder();
+        text.getAsJsonArray("tokens").forEach(t -> words.append(words.length() == 0 ? "" : " ").append("w").append(t.getAsInt()));
+        Assert.assertEquals(text.get("text").getAsString(), words.toString(), r[0]);
+
+        r = CliRun.run(1, "llm", "generate", "--model", tiny.toString(), "--prompt", "w1");
+        Assert.assertTrue(r[1].contains("No tokenizer at"), r[1]);
+        r = CliRun.run(1, "llm", "generate", "--model", dir.toString(), "--prompt", "w1", "--tokens", "1");
+        Assert.assertTrue(r[1].contains("one of them"), r[1]);
+        Path broken = root.resolve("broken-tokenizer.json");
+        Files.writeString(broken, "{\"model\": 3}");
+        r = CliRun.run(1, "llm", "generate", "--model", dir.toString(), "--prompt", "w1", "--tokenizer", broken.toString());
+        Assert.assertTrue(r[1].contains("is not a tokenizer.json"), r[1]);
+    }
 }
