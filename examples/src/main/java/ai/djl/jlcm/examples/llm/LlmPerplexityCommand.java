@@ -12,7 +12,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
@@ -40,7 +39,7 @@ final class LlmPerplexityCommand implements Callable<Integer> {
     /** {@inheritDoc} */
     @Override
     public Integer call() throws Exception {
-        int[] ids = readIds(text);
+        int[] ids = LmText.readIds(text);
         if (ids.length < 2) {
             throw new IllegalArgumentException(text + " holds " + ids.length + " token(s); perplexity needs at least 2");
         }
@@ -139,17 +138,5 @@ final class LlmPerplexityCommand implements Callable<Integer> {
             sum += max + Math.log(z) - logits[base + w[p + 1]];
         }
         return sum;
-    }
-
-    private static int[] readIds(Path file) throws IOException {
-        String content = Files.readString(file).strip();
-        if (content.isEmpty()) {
-            return new int[0];
-        }
-        try {
-            return Arrays.stream(content.split("[\\s,]+")).mapToInt(Integer::parseInt).toArray();
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(file + " is not a list of token ids (" + e.getMessage() + ")", e);
-        }
     }
 }

@@ -8,9 +8,7 @@ import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.plan.CompressionPlan;
 import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.jlcm.plan.Method;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
@@ -21,7 +19,6 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -120,7 +117,7 @@ final class LlmTableCommand implements Callable<Integer> {
                 try (Model model = LlamaCheckpoint.loadModel(checkpoint);
                         NDManager m = model.getNDManager().newSubManager()) {
                     long start = System.nanoTime();
-                    Jlcm.builder().optPlan(plan(r, b)).build().compress(model, batches(m, calibration, options.context));
+                    Jlcm.builder().optPlan(plan(r, b)).build().compress(model, LmText.batches(m, calibration, options.context));
                     double seconds = (System.nanoTime() - start) / 1e9;
                     ModelSize size = ModelSize.of(model.getBlock());
                     LlmPerplexityCommand.Score[] scores = evaluation.score(model);
@@ -145,17 +142,6 @@ final class LlmTableCommand implements Callable<Integer> {
         int g = r == Row.KMEANS_GROUPED || r == Row.JLCM ? groups : 1;
         return CompressionPlan.of(LayerSettings.builder().optMethod(method).optBits(b).optGroups(g)
                 .optMode(CodebookMode.MULTI).optSteps(jlcmSteps).build());
-    }
-
-    /** The calibration windows as batches of 8 id sequences {@code (B, T)}. */
-    private static List<NDList> batches(NDManager m, int[] ids, int window) {
-        List<NDList> out = new ArrayList<>();
-        int perBatch = 8 * window;
-        for (int from = 0; from < ids.length; from += perBatch) {
-            int[] part = Arrays.copyOfRange(ids, from, Math.min(ids.length, from + perBatch));
-            out.add(new NDList(m.create(part, new Shape(part.length / window, window))));
-        }
-        return out;
     }
 
     private static JsonObject row(String method, int b, double bitsPerWeight, long storedBytes,

@@ -3,12 +3,16 @@ package ai.djl.jlcm.examples.llm;
 import ai.djl.jlcm.examples.bert.BrownCorpus;
 import ai.djl.jlcm.examples.bert.MlmProtocol;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -119,6 +123,45 @@ public final class LmText {
         for (int k = 0; k < count; k++) {
             int start = (int) (k * span / Math.max(1, count - 1));
             System.arraycopy(stream, start, out, k * length, length);
+        }
+        return out;
+    }
+
+    /**
+     * Reads token ids from a file: integers separated by white space or commas.
+     *
+     * @param file the file
+     * @return the ids (none for an empty file)
+     * @throws IOException if the file cannot be read
+     * @throws IllegalArgumentException if it holds something else than integers
+     */
+    public static int[] readIds(Path file) throws IOException {
+        String content = Files.readString(file).strip();
+        if (content.isEmpty()) {
+            return new int[0];
+        }
+        try {
+            return Arrays.stream(content.split("[\\s,]+")).mapToInt(Integer::parseInt).toArray();
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(file + " is not a list of token ids (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /**
+     * Returns windows laid end to end ({@link #spread}) as calibration batches of 8 id sequences
+     * {@code (B, T)}.
+     *
+     * @param m the manager of the batches
+     * @param ids whole windows of {@code window} ids
+     * @param window the window length
+     * @return the batches
+     */
+    public static List<NDList> batches(NDManager m, int[] ids, int window) {
+        List<NDList> out = new ArrayList<>();
+        int perBatch = 8 * window;
+        for (int from = 0; from < ids.length; from += perBatch) {
+            int[] part = Arrays.copyOfRange(ids, from, Math.min(ids.length, from + perBatch));
+            out.add(new NDList(m.create(part, new Shape(part.length / window, window))));
         }
         return out;
     }

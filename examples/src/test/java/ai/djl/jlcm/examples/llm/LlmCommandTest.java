@@ -94,7 +94,39 @@ public class LlmCommandTest {
         r = CliRun.run(1, "llm", "compress", "--checkpoint", tiny.toString(), "--bits", "2", "--out", tiny.toString());
         Assert.assertTrue(r[1].contains("is not empty"), r[1]);
         r = CliRun.run(1, "llm", "compress", "--checkpoint", tiny.toString(), "--method", "jlcm", "--out", root.resolve("y").toString());
-        Assert.assertTrue(r[1].contains("needs calibration data"), r[1]);
+        Assert.assertTrue(r[1].contains("give --calibration FILE"), r[1]);
+        r = CliRun.run(1, "llm", "compress", "--checkpoint", tiny.toString(), "--calibration", ids.toString(), "--out", root.resolve("y").toString());
+        Assert.assertTrue(r[1].contains("--calibration applies to --method jlcm"), r[1]);
+
+        // JLCM learned on calibration ids, streamed: nearer the float model than the k-means it starts from, on other text
+        Path calibration = root.resolve("calibration.txt");
+        StringBuilder text = new StringBuilder();
+        java.util.Random random = new java.util.Random(3);
+        for (int i = 0; i < 64; i++) {
+            text.append(random.nextInt(256)).append(' ');
+        }
+        Files.writeString(calibration, text);
+        Path kmeans = root.resolve("tiny-kmeans-2bit-g2");
+        Path jlcm = root.resolve("tiny-jlcm-2bit-g2");
+        r = CliRun.run(0, "llm", "compress", "--checkpoint", tiny.toString(), "--method", "kmeans", "--bits", "2", "--groups", "2",
+                "--out", kmeans.toString());
+        JsonObject k = json(r[0]);
+        r = CliRun.run(0, "llm", "compress", "--checkpoint", tiny.toString(), "--method", "jlcm", "--bits", "2", "--groups", "2",
+                "--calibration", calibration.toString(), "--calibration-windows", "4", "--window", "16", "--steps", "20",
+                "--out", jlcm.toString());
+        JsonObject j = json(r[0]);
+        Assert.assertEquals(j.get("method").getAsString(), "jlcm", r[0]);
+        Assert.assertEquals(j.get("layers").getAsInt(), k.get("layers").getAsInt());
+        Assert.assertEquals(j.get("stored_bytes").getAsLong(), k.get("stored_bytes").getAsLong(), "the same storage as KMEANS-GROUPED");
+        int[] window = new int[16];
+        for (int i = 0; i < window.length; i++) {
+            window[i] = random.nextInt(256);
+        }
+        float[] reference = logits(tiny, window);
+        double kmeansError = distance(logits(kmeans, window), reference);
+        double jlcmError = distance(logits(jlcm, window), reference);
+        Assert.assertTrue(jlcmError < kmeansError,
+                "JLCM's logits are nearer the float model's than k-means': " + jlcmError + " vs " + kmeansError);
     }
 
     @Test
@@ -142,5 +174,21 @@ public class LlmCommandTest {
         Files.writeString(broken, "{\"model\": 3}");
         r = CliRun.run(1, "llm", "generate", "--model", dir.toString(), "--prompt", "w1", "--tokenizer", broken.toString());
         Assert.assertTrue(r[1].contains("is not a tokenizer.json"), r[1]);
+    }
+
+    private static float[] logits(Path model, int[] ids) throws Exception {
+        try (ai.djl.Model m = LlmCommand.open(model); ai.djl.ndarray.NDManager manager = m.getNDManager().newSubManager()) {
+            ai.djl.ndarray.NDList out = m.getBlock().forward(new ai.djl.training.ParameterStore(manager, false),
+                    new ai.djl.ndarray.NDList(manager.create(ids, new ai.djl.ndarray.types.Shape(1, ids.length))), false);
+            return out.head().toFloatArray();
+        }
+    }
+
+    private static double distance(float[] a, float[] b) {
+        double sum = 0;
+        for (int i = 0; i < a.length; i++) {
+            sum += (a[i] - b[i]) * (double) (a[i] - b[i]);
+        }
+        return Math.sqrt(sum);
     }
 }
