@@ -65,6 +65,42 @@ public class BatchNormStatisticsTest {
         }
     }
 
+    /**
+     * A round trip: statistics that fit the calibration inputs, then disturbed (as a compressed
+     * layer before them would), are restored exactly by re-estimating on the same inputs, the float
+     * weights being unchanged.
+     */
+    @Test
+    public void disturbedStatisticsOfUnchangedWeightsAreRestored() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            m.getEngine().setRandomSeed(9);
+            SequentialBlock net =
+                    new SequentialBlock()
+                            .add(Conv2d.builder().setKernelShape(new Shape(3, 3)).setFilters(4).build())
+                            .add(BatchNorm.builder().build())
+                            .add(Activation.reluBlock())
+                            .add(Conv2d.builder().setKernelShape(new Shape(3, 3)).setFilters(3).build())
+                            .add(BatchNorm.builder().build());
+            net.initialize(m, DataType.FLOAT32, new Shape(2, 1, 9, 9));
+            List<NDList> calibration = List.of(new NDList(m.randomNormal(-1f, 2f, new Shape(8, 1, 9, 9), DataType.FLOAT32)));
+            BatchNormStatistics.reestimate(net, calibration, m);
+            Block[] norms = {net.getChildren().get(1).getValue(), net.getChildren().get(4).getValue()};
+            float[][] fitted = new float[4][];
+            for (int i = 0; i < 2; i++) {
+                fitted[2 * i] = stat(norms[i], "runningMean");
+                fitted[2 * i + 1] = stat(norms[i], "runningVar");
+                norms[i].getDirectParameters().get("runningMean").getArray().muli(3).addi(0.5f);
+                norms[i].getDirectParameters().get("runningVar").getArray().muli(0.1f);
+            }
+            Assert.assertNotEquals(stat(norms[0], "runningMean"), fitted[0]);
+            BatchNormStatistics.reestimate(net, calibration, m);
+            for (int i = 0; i < 2; i++) {
+                Assert.assertEquals(stat(norms[i], "runningMean"), fitted[2 * i], 1e-5f);
+                Assert.assertEquals(stat(norms[i], "runningVar"), fitted[2 * i + 1], 1e-5f);
+            }
+        }
+    }
+
     /** Mean and unbiased variance per channel of an (N, C, H, W) array, in plain Java. */
     private static void assertStatistics(Block bn, NDArray y) {
         long[] d = y.getShape().getShape();
