@@ -24,6 +24,19 @@ public class BatchNormStatisticsTest {
         return bn.getDirectParameters().get(name).getArray().toFloatArray();
     }
 
+    /** Conv (4 filters), BatchNorm, ReLU, conv, BatchNorm, initialized for 1×9×9 inputs. */
+    private static SequentialBlock convolutions(NDManager m, int secondFilters) {
+        SequentialBlock net =
+                new SequentialBlock()
+                        .add(Conv2d.builder().setKernelShape(new Shape(3, 3)).setFilters(4).build())
+                        .add(BatchNorm.builder().build())
+                        .add(Activation.reluBlock())
+                        .add(Conv2d.builder().setKernelShape(new Shape(3, 3)).setFilters(secondFilters).build())
+                        .add(BatchNorm.builder().build());
+        net.initialize(m, DataType.FLOAT32, new Shape(2, 1, 9, 9));
+        return net;
+    }
+
     /**
      * The running statistics become the exact statistics of each BatchNorm's inputs, computed here
      * independently layer by layer (the second BatchNorm's inputs depend on the first's new
@@ -33,14 +46,7 @@ public class BatchNormStatisticsTest {
     public void runningStatisticsBecomeThoseOfTheCalibrationInputs() {
         try (NDManager m = NDManager.newBaseManager()) {
             m.getEngine().setRandomSeed(8);
-            SequentialBlock net =
-                    new SequentialBlock()
-                            .add(Conv2d.builder().setKernelShape(new Shape(3, 3)).setFilters(4).build())
-                            .add(BatchNorm.builder().build())
-                            .add(Activation.reluBlock())
-                            .add(Conv2d.builder().setKernelShape(new Shape(3, 3)).setFilters(5).build())
-                            .add(BatchNorm.builder().build());
-            net.initialize(m, DataType.FLOAT32, new Shape(2, 1, 9, 9));
+            SequentialBlock net = convolutions(m, 5);
             List<NDList> calibration = new ArrayList<>();
             for (int i = 0; i < 3; i++) {
                 calibration.add(new NDList(m.randomNormal(2f, 3f, new Shape(6, 1, 9, 9), DataType.FLOAT32)));
@@ -74,14 +80,7 @@ public class BatchNormStatisticsTest {
     public void disturbedStatisticsOfUnchangedWeightsAreRestored() {
         try (NDManager m = NDManager.newBaseManager()) {
             m.getEngine().setRandomSeed(9);
-            SequentialBlock net =
-                    new SequentialBlock()
-                            .add(Conv2d.builder().setKernelShape(new Shape(3, 3)).setFilters(4).build())
-                            .add(BatchNorm.builder().build())
-                            .add(Activation.reluBlock())
-                            .add(Conv2d.builder().setKernelShape(new Shape(3, 3)).setFilters(3).build())
-                            .add(BatchNorm.builder().build());
-            net.initialize(m, DataType.FLOAT32, new Shape(2, 1, 9, 9));
+            SequentialBlock net = convolutions(m, 3);
             List<NDList> calibration = List.of(new NDList(m.randomNormal(-1f, 2f, new Shape(8, 1, 9, 9), DataType.FLOAT32)));
             BatchNormStatistics.reestimate(net, calibration, m);
             Block[] norms = {net.getChildren().get(1).getValue(), net.getChildren().get(4).getValue()};
