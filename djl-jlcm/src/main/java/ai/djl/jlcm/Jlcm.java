@@ -4,6 +4,9 @@ import ai.djl.Model;
 import ai.djl.jlcm.allocation.BitAllocation;
 import ai.djl.jlcm.allocation.SizeBudget;
 import ai.djl.jlcm.learn.BatchNormStatistics;
+import ai.djl.jlcm.learn.FineTuneReport;
+import ai.djl.jlcm.learn.FineTuner;
+import ai.djl.jlcm.learn.FineTuning;
 import ai.djl.jlcm.learn.JlcmReport;
 import ai.djl.jlcm.learn.MappingUpdate;
 import ai.djl.jlcm.learn.SequentialCompressor;
@@ -73,8 +76,10 @@ public final class Jlcm {
     private final FloatSource source;
     private final Progress progress;
     private final Double targetBitsPerWeight;
+    private final FineTuning fineTune;
 
     private Jlcm(Builder b) {
+        fineTune = b.fineTune;
         workDir = b.workDir;
         source = b.source;
         progress = b.progress;
@@ -167,20 +172,49 @@ public final class Jlcm {
         if (selected.isEmpty()) {
             throw new IllegalArgumentException("The layer selection matches no layer of the model");
         }
-        List<ReplacedLayer> dataFree =
-                source == null
-                        ? transformer.transformDataFree(block).layers()
-                        : dataFreeByStage(block, transformer, selected.values().stream().noneMatch(l -> l.getMethod().isCalibrated()));
-        JlcmReport report =
-                selected.size() == dataFree.size()
-                        ? new JlcmReport(List.of(), List.of(), List.of(), 0)
-                        : new SequentialCompressor(plan, units, staged, workDir, source, progress)
-                                .compress(block, calibration, manager);
-        report = new JlcmReport(report.layers(), dataFree, report.stages(), report.seconds());
-        if (recalibrateBatchNorm) {
-            BatchNormStatistics.reestimate(block, calibration, manager);
+        boolean calibrated = selected.values().stream().anyMatch(l -> l.getMethod().isCalibrated());
+        List<NDList> batches = new ArrayList<>();
+        calibration.forEach(batches::add);
+        if (fineTune != null && batches.isEmpty()) {
+            throw new IllegalArgumentException("Fine-tuning needs calibration inputs");
         }
-        return report;
+        if (fineTune != null && source != null && !calibrated) {
+            throw new IllegalArgumentException(
+                    "Fine-tuning a model read from a float source needs a calibrated method (JLCM, GPTQ) for"
+                            + " some layer: the float outputs come from its stage-by-stage pass");
+        }
+        try (NDManager outputs = manager.newSubManager()) {
+            // without a source the float model is whole in the tree: its outputs are exact
+            List<NDList> floatOutputs =
+                    fineTune != null && source == null ? FineTuner.outputs(block, batches, outputs) : null;
+            List<ReplacedLayer> dataFree =
+                    source == null
+                            ? transformer.transformDataFree(block).layers()
+                            : dataFreeByStage(block, transformer, !calibrated);
+            JlcmReport report = new JlcmReport(List.of(), List.of(), List.of(), 0, null);
+            if (calibrated) {
+                SequentialCompressor compressor = new SequentialCompressor(plan, units, staged, workDir, source, progress);
+                if (fineTune != null && floatOutputs == null) {
+                    compressor.keepFloatOutputs(outputs);
+                }
+                report = compressor.compress(block, batches, manager);
+                if (floatOutputs == null && fineTune != null) {
+                    floatOutputs = compressor.floatOutputs();
+                    if (floatOutputs == null) {
+                        throw new IllegalStateException(
+                                "The checkpoint in " + workDir + " is of a finished run that kept no float outputs (it"
+                                        + " ran without fine-tuning); fine-tuning needs them: use another work directory");
+                    }
+                }
+            }
+            FineTuneReport tuned =
+                    fineTune == null ? null : FineTuner.run(block, batches, floatOutputs, fineTune, manager, progress);
+            report = new JlcmReport(report.layers(), dataFree, report.stages(), report.seconds(), tuned);
+            if (recalibrateBatchNorm) {
+                BatchNormStatistics.reestimate(block, batches, manager);
+            }
+            return report;
+        }
     }
 
     /**
@@ -252,6 +286,7 @@ public final class Jlcm {
         private FloatSource source;
         private Progress progress;
         private Double targetBitsPerWeight;
+        private FineTuning fineTune;
 
         Builder() {}
 
@@ -316,6 +351,24 @@ public final class Jlcm {
          */
         public Builder optTargetBitsPerWeight(double bitsPerWeight) {
             this.targetBitsPerWeight = SizeBudget.checkTarget(bitsPerWeight);
+            return this;
+        }
+
+        /**
+         * Fine-tunes the compressed model end to end after the layer-wise pass (default none; {@link
+         * FineTuning}, {@link FineTuner}): codebooks, scales and optionally the uncompressed float
+         * parameters learn to reproduce the float model's outputs on the calibration inputs, the
+         * mappings fixed. Without a float source the target is the float model's output, computed
+         * before compression; with one it is the stage-by-stage pass's float stream (float except
+         * for the layers of data-free methods), kept after the last stage and in the work directory's
+         * checkpoint, so that a finished checkpoint is fine-tuned again without recompressing.
+         * Batch norms are re-estimated after fine-tuning when that is asked too.
+         *
+         * @param settings the fine-tuning settings, or null for none
+         * @return this builder
+         */
+        public Builder optFineTune(FineTuning settings) {
+            this.fineTune = settings;
             return this;
         }
 

@@ -1,6 +1,7 @@
 package ai.djl.jlcm.learn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 
 /** Adam for one array, with its state created up front in the array's manager. */
@@ -34,6 +35,17 @@ final class Adam {
         float c1 = (float) (1 - Math.pow(BETA1, step));
         float c2 = (float) (1 - Math.pow(BETA2, step));
         return mean.div(c1).div(variance.div(c2).sqrt().add(EPSILON)).mul(learningRate);
+    }
+
+    /**
+     * Attaches the moments to a manager until it closes, so that the arrays a step creates belong to
+     * it.
+     *
+     * @param manager the manager
+     */
+    void tempAttach(NDManager manager) {
+        mean.tempAttach(manager);
+        variance.tempAttach(manager);
     }
 
     /** Starts a step whose moments are then updated a chunk of rows at a time ({@link #stepRows}). */

@@ -12,8 +12,10 @@ import java.util.List;
  * @param dataFree the layers the plan gave a data-free method (RTN, KMEANS), compressed first
  * @param stages one report per stage of the model, in order
  * @param seconds the time of the calibrated pass
+ * @param fineTune what end-to-end fine-tuning did, or null if there was none
  */
-public record JlcmReport(List<LayerReport> layers, List<ReplacedLayer> dataFree, List<StageReport> stages, double seconds) {
+public record JlcmReport(
+        List<LayerReport> layers, List<ReplacedLayer> dataFree, List<StageReport> stages, double seconds, FineTuneReport fineTune) {
 
     /**
      * Creates a report.
@@ -22,6 +24,7 @@ public record JlcmReport(List<LayerReport> layers, List<ReplacedLayer> dataFree,
      * @param dataFree the data-free layers
      * @param stages the stage reports
      * @param seconds the total time
+     * @param fineTune the fine-tuning report, or null
      */
     public JlcmReport {
         layers = List.copyOf(layers);

@@ -66,6 +66,9 @@ public final class SequentialCompressor {
     private Map<String, LayerSettings> settings;
     /** Time spent in calibration passes in the current stage. */
     private long recordNanos;
+    /** The manager of the float outputs to keep, or null to keep none. */
+    private NDManager outputManager;
+    private List<NDList> floatOutputs;
 
     /**
      * Creates a compressor.
@@ -91,6 +94,30 @@ public final class SequentialCompressor {
         this.workDir = workDir;
         this.source = source;
         this.bar = bar;
+    }
+
+    /**
+     * Keeps the float stream's outputs of the next {@link #compress}: the last stage is also run on the
+     * float stream (the float originals of its compressed layers put back for it), and the outputs,
+     * one per calibration batch, are kept in a checkpoint when there is one and returned by {@link
+     * #floatOutputs()}. They are the float model's outputs except for the layers a data-free method
+     * compressed before this pass. End-to-end fine-tuning uses them as its target.
+     *
+     * @param owner the manager of the outputs
+     * @return this compressor
+     */
+    public SequentialCompressor keepFloatOutputs(NDManager owner) {
+        this.outputManager = owner;
+        return this;
+    }
+
+    /**
+     * Returns the float outputs kept by the last {@link #compress} ({@link #keepFloatOutputs}).
+     *
+     * @return one output per calibration batch, or null if none were kept
+     */
+    public List<NDList> floatOutputs() {
+        return floatOutputs;
     }
 
     /**
@@ -145,6 +172,8 @@ public final class SequentialCompressor {
                     compressedStream = restored.get(0);
                     floatStream = restored.get(1);
                     release(floatOf, stages.subList(first, stages.size()), root);
+                } else if (outputManager != null) {
+                    floatOutputs = checkpoint.restoreOutputs(outputManager);
                 }
                 reports.forEach(progress::restored);
                 logger.info("Resuming from the checkpoint in {}: {} of {} stages done", workDir, first, stages.size());
@@ -167,6 +196,9 @@ public final class SequentialCompressor {
                 reports.addAll(stageLayers);
                 long learned = System.nanoTime();
                 boolean last = s + 1 == stages.size();
+                if (last && outputManager != null) {
+                    floatOutputs = floatOutputs(runner, floatStream, compressedStream, floatOf, root);
+                }
                 if (!last) {
                     NDManager next = manager.newSubManager();
                     List<NDList> nextCompressed = StageRunner.advance(runner, compressedStream, next);
@@ -197,7 +229,11 @@ public final class SequentialCompressor {
                                 ResidentMemory.peakBytes());
                 stageReports.add(sr);
                 if (checkpoint != null) {
-                    checkpoint.write(s, root, stageLayers, sr, last ? null : compressedStream, last ? null : floatStream);
+                    if (last) {
+                        checkpoint.write(s, root, stageLayers, sr, floatOutputs, floatOutputs);
+                    } else {
+                        checkpoint.write(s, root, stageLayers, sr, compressedStream, floatStream);
+                    }
                 }
                 if (sr.layers() > 0) {
                     logger.info(
@@ -219,7 +255,21 @@ public final class SequentialCompressor {
         } finally {
             streams.close();
         }
-        return new JlcmReport(reports, List.of(), stageReports, (System.nanoTime() - start) / 1e9);
+        return new JlcmReport(reports, List.of(), stageReports, (System.nanoTime() - start) / 1e9, null);
+    }
+
+    /** Runs the float stream through the last stage with its layers' float originals in place. */
+    private List<NDList> floatOutputs(
+            Block runner, List<NDList> floatStream, List<NDList> compressedStream, Map<Block, Block> floatOf, Block root) {
+        if (floatOf.isEmpty() && floatStream == compressedStream) {
+            return StageRunner.advance(runner, compressedStream, outputManager);
+        }
+        swap(root, floatOf, true);
+        try {
+            return StageRunner.advance(runner, floatStream, outputManager);
+        } finally {
+            swap(root, floatOf, false);
+        }
     }
 
     /** Opens the work directory's checkpoint for this run, or returns null without a work directory. */

@@ -246,15 +246,31 @@ final class StageCheckpoint {
     }
 
     /**
-     * Writes a finished stage: its compressed layers, the streams at its end (none after the last
-     * stage), then the manifest, which makes the stage count as finished.
+     * Reads the float outputs kept after the last stage ({@link
+     * SequentialCompressor#keepFloatOutputs}) of a finished run.
+     *
+     * @param manager the manager of the arrays
+     * @return one output per calibration batch, or null if the run kept none
+     * @throws IOException if the file is altered or malformed
+     */
+    List<NDList> restoreOutputs(NDManager manager) throws IOException {
+        if (!files.has(streamsFile(finished - 1))) {
+            return null;
+        }
+        return restoreStreams(manager).get(0);
+    }
+
+    /**
+     * Writes a finished stage: its compressed layers, the streams at its end (after the last stage,
+     * the float outputs if they are kept, else none), then the manifest, which makes the stage count
+     * as finished.
      *
      * @param stage the stage's index
      * @param root the model's root
      * @param stageLayers the stage's layer reports, in network order
      * @param report the stage's report
-     * @param compressed the compressed stream at the stage's end, or null after the last stage
-     * @param floats the float stream at the stage's end, or null after the last stage
+     * @param compressed the compressed stream at the stage's end, or null for none
+     * @param floats the float stream at the stage's end, or null for none
      * @throws IOException if writing fails
      */
     void write(int stage, Block root, List<LayerReport> stageLayers, StageReport report, List<NDList> compressed, List<NDList> floats)

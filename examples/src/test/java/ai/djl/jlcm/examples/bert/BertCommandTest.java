@@ -28,6 +28,14 @@ public class BertCommandTest {
             Assert.assertEquals(JlcmCli.run("bert", "evaluate", "--cache", c, "--sequences", "0"), 1);
             Assert.assertEquals(JlcmCli.run("bert", "evaluate", "--cache", c, "--batch-size", "0"), 1);
             Assert.assertEquals(JlcmCli.run("bert", "evaluate", "--cache", c, "--gelu", "relu"), 1);
+            Assert.assertEquals(JlcmCli.run("bert", "evaluate", "--cache", c, "--model", cache.resolve("none").toString()), 1);
+            Path text = Files.writeString(Files.createTempFile("bert-cli-text", ".txt"), "a line\n");
+            try {
+                String[] err = ai.djl.jlcm.examples.cli.CliRun.run(1, "bert", "evaluate", "--cache", c, "--text", text.toString(), "--moby-dick");
+                Assert.assertTrue(err[1].contains("give one"), err[1]);
+            } finally {
+                Files.delete(text);
+            }
             Assert.assertEquals(
                     JlcmCli.run("bert", "evaluate", "--cache", c, "--text", cache.resolve("none.txt").toString()), 1);
             Path thesis = Files.createTempDirectory("bert-export-out");
@@ -43,6 +51,28 @@ public class BertCommandTest {
             } finally {
                 RegistryFetcher.deleteRecursively(thesis);
             }
+            try (var s = Files.list(cache)) {
+                Assert.assertEquals(s.count(), 0L, "nothing was fetched");
+            }
+        } finally {
+            RegistryFetcher.deleteRecursively(cache);
+        }
+    }
+
+    @Test
+    public void rejectsBadFineTuningOptionsBeforeFetchingAnything() throws IOException {
+        Path cache = Files.createTempDirectory("bert-cli-test");
+        try {
+            String c = cache.toString();
+            String[] err = ai.djl.jlcm.examples.cli.CliRun.run(1, "bert", "compress", "--cache", c, "--method", "kmeans", "--fine-tune-steps", "5");
+            Assert.assertTrue(err[1].contains("--fine-tune-steps needs a calibrated method"), err[1]);
+            err = ai.djl.jlcm.examples.cli.CliRun.run(1, "bert", "compress", "--cache", c, "--fine-tune-steps", "-1");
+            Assert.assertTrue(err[1].contains("--fine-tune-steps must not be negative"), err[1]);
+            err = ai.djl.jlcm.examples.cli.CliRun.run(1, "bert", "compress", "--cache", c, "--method", "jlcm", "--fine-tune-steps", "5", "--fine-tune-lr", "0");
+            Assert.assertTrue(err[1].contains("--fine-tune-lr must be positive"), err[1]);
+            err = ai.djl.jlcm.examples.cli.CliRun.run(
+                    1, "bert", "compress", "--cache", c, "--method", "jlcm", "--fine-tune-steps", "5", "--fine-tune-micro-batch", "-2");
+            Assert.assertTrue(err[1].contains("--fine-tune-micro-batch not negative"), err[1]);
             try (var s = Files.list(cache)) {
                 Assert.assertEquals(s.count(), 0L, "nothing was fetched");
             }

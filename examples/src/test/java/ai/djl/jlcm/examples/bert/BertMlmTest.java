@@ -35,6 +35,7 @@ import org.testng.annotations.Test;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
@@ -399,7 +400,7 @@ public class BertMlmTest {
     public void geluFormsDifferSlightly() {
         try (NDManager m = NDManager.newBaseManager()) {
             NDArray x = m.linspace(-6f, 6f, 12001);
-            float[] tanh = Gelu.geluTanh(x).toFloatArray();
+            float[] tanh = Gelu.geluTanh(x, false).toFloatArray();
             float[] erf = Activation.gelu(x).toFloatArray();
             double max = 0;
             for (int i = 0; i < tanh.length; i++) {
@@ -407,7 +408,7 @@ public class BertMlmTest {
             }
             // the tanh approximation is within 4.7e-4 of the exact form (at abs(x) = 2.7), not equal to it
             Assert.assertTrue(max > 1e-5 && max < 1e-3, "max |tanh - erf| = " + max);
-            Assert.assertEquals(Gelu.gelu(x, Gelu.Form.ERF).toFloatArray(), erf);
+            Assert.assertEquals(Gelu.gelu(x, Gelu.Form.ERF, false).toFloatArray(), erf);
         }
     }
 
@@ -519,6 +520,62 @@ public class BertMlmTest {
         }
     }
 
+    /**
+     * Fine-tuning after the streamed pass (float logits from the pass's float stream, kept in the
+     * checkpoint) equals fine-tuning the loaded model (float logits computed before compression);
+     * rerun on the finished checkpoint it gives the same model again without recompressing; the
+     * mappings are the layer-wise pass's.
+     */
+    @Test
+    public void fineTuningStreamedFromACheckpointEqualsFineTuningTheLoadedModel() throws IOException {
+        TensorBundle bundle = write(tiny.tensors);
+        Map<String, ai.djl.jlcm.nn.CompressedWeight> layerWise = jlcm(bundle, true);
+        ai.djl.jlcm.learn.FineTuning ft = ai.djl.jlcm.learn.FineTuning.builder().setSteps(4).optLearningRate(1e-3f).build();
+        Map<String, ai.djl.jlcm.nn.CompressedWeight> loaded;
+        try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX)) {
+            loaded = jlcm(model, ai.djl.jlcm.Jlcm.builder().optFineTune(ft));
+        }
+        Path work = dir.resolve("work");
+        List<Map<String, ai.djl.jlcm.nn.CompressedWeight>> streamed = new ArrayList<>();
+        for (int run = 0; run < 2; run++) {
+            PretrainedBert.Staged s = PretrainedBert.open(bundle, TinyBert.CONFIG, PREFIX);
+            try (Model model = s.model()) {
+                streamed.add(jlcm(model, ai.djl.jlcm.Jlcm.builder().optFloatSource(s.source()).optWorkDir(work).optFineTune(ft)));
+            }
+            Assert.assertTrue(Files.exists(work.resolve("streams-" + String.format("%03d", TinyBert.CONFIG.layers() + 1) + ".bin")), "the float logits are kept");
+        }
+        boolean moved = false;
+        for (String path : layerWise.keySet()) {
+            for (Map<String, ai.djl.jlcm.nn.CompressedWeight> tuned : List.of(loaded, streamed.get(0), streamed.get(1))) {
+                Assert.assertEquals(tuned.get(path).getIndices(), layerWise.get(path).getIndices(), path);
+            }
+            Assert.assertEquals(streamed.get(0).get(path).getCodebooks(), loaded.get(path).getCodebooks(), 1e-6f, path);
+            Assert.assertEquals(streamed.get(1).get(path).getCodebooks(), streamed.get(0).get(path).getCodebooks(), path);
+            moved |= !java.util.Arrays.equals(loaded.get(path).getCodebooks(), layerWise.get(path).getCodebooks());
+        }
+        Assert.assertTrue(moved, "fine-tuning changed some codebook");
+    }
+
+    /** A finished checkpoint of a run without fine-tuning holds no float logits: fine-tuning on it is refused. */
+    @Test
+    public void fineTuningOnACheckpointWithoutFloatOutputsIsRefused() throws IOException {
+        TensorBundle bundle = write(tiny.tensors);
+        Path work = dir.resolve("work");
+        for (boolean fineTune : new boolean[] {false, true}) {
+            PretrainedBert.Staged s = PretrainedBert.open(bundle, TinyBert.CONFIG, PREFIX);
+            try (Model model = s.model()) {
+                ai.djl.jlcm.Jlcm.Builder b = ai.djl.jlcm.Jlcm.builder().optFloatSource(s.source()).optWorkDir(work);
+                if (!fineTune) {
+                    jlcm(model, b);
+                    continue;
+                }
+                b.optFineTune(ai.djl.jlcm.learn.FineTuning.builder().setSteps(1).build());
+                IllegalStateException e = Assert.expectThrows(IllegalStateException.class, () -> jlcm(model, b));
+                Assert.assertTrue(e.getMessage().contains(work.toString()) && e.getMessage().contains("another work directory"), e.getMessage());
+            }
+        }
+    }
+
     /** bert compress's GPTQ plans round the tied word table to nearest on the method's grid, by a path rule. */
     @Test
     public void gptqPlansRoundTheTiedWordTableToNearest() throws IOException {
@@ -536,7 +593,7 @@ public class BertMlmTest {
             try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
                     NDManager m = NDManager.newBaseManager()) {
                 List<NDList> calibration = List.of(inputs(m, ids(4, 10, 40, 1)));
-                ai.djl.jlcm.learn.JlcmReport report = BertCompressCommand.compress(model, plan, calibration, true, null, null);
+                ai.djl.jlcm.learn.JlcmReport report = BertCompressCommand.compress(model, plan, calibration, true, null, null, null);
                 Assert.assertEquals(report.dataFree().size(), 1, method);
                 ReplacedLayer table = report.dataFree().get(0);
                 Assert.assertEquals(table.path(), BertCompressCommand.WORD_TABLE);
