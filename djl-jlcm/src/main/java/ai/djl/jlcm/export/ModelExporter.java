@@ -69,8 +69,10 @@ public final class ModelExporter {
      * @param dir the directory to create
      * @return the sizes of what was written
      * @throws IOException if writing fails; {@code dir} is then unchanged
-     * @throws IllegalArgumentException if the architecture cannot be described, or {@code dir}
-     *     cannot be written ({@link ModelDirectory#checkDestination(Path, boolean)})
+     * @throws IllegalArgumentException if the architecture cannot be described, a codebook layer
+     *     holds values that would not load (a non-finite codeword, say), or {@code dir} cannot be
+     *     written ({@link ModelDirectory#checkDestination(Path, boolean)}); {@code dir} is then
+     *     unchanged
      */
     public ModelSize export(Model model, Path dir) throws IOException {
         Block block = model.getBlock();
@@ -143,6 +145,7 @@ public final class ModelExporter {
             if (e.getValue() instanceof CodebookBlock) {
                 CodebookBlock cb = (CodebookBlock) e.getValue();
                 CodebookWeight w = cb.getCodebookWeight();
+                w.check(e.getKey());
                 layers.add(
                         new Manifest.Layer(
                                 e.getKey(),

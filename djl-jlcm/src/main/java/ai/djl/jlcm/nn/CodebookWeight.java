@@ -790,6 +790,22 @@ public final class CodebookWeight {
             ParameterRecords.load(scales, DataType.FLOAT32, new Shape(groups), manager, is, layer);
         }
         try {
+            check(layer);
+        } catch (IllegalArgumentException e) {
+            throw new MalformedModelException(e.getMessage(), e);
+        }
+        invalidate();
+    }
+
+    /**
+     * Checks the parameters as loading does: group ids in range, codebooks and scales of the right
+     * size and finite (an export checks them so that it never writes a model that would not load).
+     *
+     * @param layer the layer's name, for the message
+     * @throws IllegalArgumentException naming the layer and what is wrong
+     */
+    public void check(String layer) {
+        try {
             // not read(): unpacking every index would take 8 bytes per weight, and b-bit packed
             // indices are all codewords; the group ids, codebooks and scales can be wrong
             CompressedWeight.checkParts(
@@ -801,9 +817,8 @@ public final class CodebookWeight {
                     codebook.getArray().toFloatArray(),
                     scales == null ? null : scales.getArray().toFloatArray());
         } catch (IllegalArgumentException e) {
-            throw new MalformedModelException("Layer " + layer + ": " + e.getMessage(), e);
+            throw new IllegalArgumentException("Layer " + layer + ": " + e.getMessage(), e);
         }
-        invalidate();
     }
 
     /**

@@ -187,6 +187,24 @@ public class ModelExporterTest {
         }
     }
 
+    /** A model that would not load (a NaN codeword, as a diverged fine-tuning leaves) is not written. */
+    @Test
+    public void aNonFiniteCodewordFailsBeforeWritingAnything() throws Exception {
+        Path root = Files.createTempDirectory("jlcm-nan");
+        try (NDManager data = NDManager.newBaseManager();
+                Model model = compressed(data)) {
+            NDArray codebook = model.getBlock().getChildren().get(3).getValue().getParameters().get("codebook").getArray();
+            codebook.set(new ai.djl.ndarray.index.NDIndex("0, 1"), Float.NaN);
+            Path dir = root.resolve("out");
+            IllegalArgumentException e =
+                    Assert.expectThrows(IllegalArgumentException.class, () -> ModelExporter.builder().build().export(model, dir));
+            Assert.assertEquals(e.getMessage(), "Layer 04Linear: codebook holds a non-finite value: NaN");
+            try (Stream<Path> files = Files.list(root)) {
+                Assert.assertEquals(files.count(), 0);
+            }
+        }
+    }
+
     private static void assertLoadFails(Path dir, String expected) {
         Exception e = Assert.expectThrows(Exception.class, () -> load(dir).close());
         Throwable t = e;
