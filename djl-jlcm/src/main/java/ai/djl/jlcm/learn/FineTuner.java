@@ -169,16 +169,23 @@ public final class FineTuner {
         return out;
     }
 
-    /** Whether every array's gradient is finite. */
+    /**
+     * Whether every array's gradient is finite (by the largest magnitude, which is NaN or infinite
+     * iff some value is: a sum of squares would overflow on large finite gradients). The first
+     * array that is not is logged with its shape.
+     */
     private static boolean finiteGradients(List<NDArray> arrays, NDManager scope) {
         try (NDManager u = scope.newSubManager()) {
-            double squares = 0;
             for (NDArray a : arrays) {
                 NDArray g = a.getGradient();
                 g.attach(u);
-                squares += g.square().sum().getFloat();
+                float max = g.abs().max().getFloat();
+                if (!Float.isFinite(max)) {
+                    logger.warn("A gradient of shape {} holds {} (its largest magnitude)", a.getShape(), max);
+                    return false;
+                }
             }
-            return Double.isFinite(squares);
+            return true;
         }
     }
 
