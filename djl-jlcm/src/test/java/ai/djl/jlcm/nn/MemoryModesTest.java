@@ -1,5 +1,6 @@
 package ai.djl.jlcm.nn;
 
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -7,6 +8,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.core.Linear;
+import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 
 import org.testng.Assert;
@@ -160,6 +162,44 @@ public class MemoryModesTest {
                             }
                             assertValues(got.toFloatArray(), expected, tol, what + " rows");
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    public void twelveBitWordsDecodeAndLearnAsTheJavaDecode() {
+        // 3 bits (4 per word) and 6 bits (2 per word) on rows of whole byte triples; chunks of 7 rows
+        Shape shape = new Shape(400, 520);
+        for (int bits : new int[] {3, 6}) {
+            for (int groups : new int[] {1, 3}) {
+                try (NDManager m = NDManager.newBaseManager()) {
+                    CompressedWeight w = CodebookBlocksTest.random(shape, bits, CodebookMode.MULTI, groups, bits + 10L * groups);
+                    CodebookWeight cw = CodebookWeight.of(w, m);
+                    String what = bits + " bits, " + groups + " groups";
+                    Assert.assertTrue(cw.decodesTwelveBitWords(), what);
+                    cw.setChunkWeights(7 * 520);
+                    assertValues(cw.decode(m, false).toFloatArray(), w.decode(), 0f, what);
+
+                    // training: the codebook gradient of Σ W∘R is R summed per (group, codeword)
+                    float[] r = m.randomUniform(-1, 1, shape).toFloatArray();
+                    int k = 1 << bits;
+                    double[] expected = new double[groups * k];
+                    int[] idx = w.getIndices();
+                    for (int i = 0; i < idx.length; i++) {
+                        expected[w.getGroupOf()[i / 520] * k + idx[i]] += r[i];
+                    }
+                    NDArray codebook = cw.parameters().get(2).getArray();
+                    codebook.setRequiresGradient(true);
+                    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                        NDArray decoded = cw.decode(m, true);
+                        assertValues(decoded.toFloatArray(), w.decode(), 0f, what + " training");
+                        gc.backward(decoded.mul(m.create(r, shape)).sum());
+                    }
+                    float[] grad = codebook.getGradient().toFloatArray();
+                    for (int j = 0; j < grad.length; j++) {
+                        Assert.assertEquals(grad[j], expected[j], 1e-3 * (1 + Math.abs(expected[j])), what + " gradient " + j);
                     }
                 }
             }
