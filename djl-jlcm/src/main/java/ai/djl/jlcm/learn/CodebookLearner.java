@@ -150,7 +150,8 @@ final class CodebookLearner implements LayerLearner {
     public LayerResult learn(NDManager parent, float[] weight, Shape shape, ReconstructionLoss loss) {
         CompressedWeight init = initialize(settings, weight, shape, loss.importance());
         try (NDManager m = parent.newSubManager()) {
-            LayerState s = new LayerState(m, init, weight, settings, chunkWeights);
+            NDArray curvature = settings.getMapping() == MappingUpdate.NEIGHBOURS ? loss.curvature(m) : null;
+            LayerState s = new LayerState(m, init, weight, settings, chunkWeights, curvature);
             Objective objective =
                     new Objective() {
                         @Override

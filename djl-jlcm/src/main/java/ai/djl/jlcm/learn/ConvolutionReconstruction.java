@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.convolutional.Convolution;
 
 import java.util.List;
@@ -81,6 +82,19 @@ final class ConvolutionReconstruction implements ReconstructionLoss {
     @Override
     public float[] importance() {
         return importance;
+    }
+
+    /**
+     * {@inheritDoc} A weight's square input summed over the output positions it is applied at,
+     * divided by the reference: its importance times the positions per filter (padding, where a
+     * weight multiplies zeros, is not discounted).
+     */
+    @Override
+    public NDArray curvature(NDManager m) {
+        long filters = target.getShape().get(1);
+        float positions = target.size() / (float) filters;
+        long cols = importance.length / filters;
+        return m.create(importance, new Shape(filters, cols)).mul(positions / reference);
     }
 
     @Override

@@ -20,8 +20,10 @@ import java.util.List;
 /**
  * The trainable form of one layer's compressed weight: codebooks, scales (SCALED mode) and one latent
  * per weight in codebook units, with their Adam optimizers. The mapping of a weight is the codeword
- * nearest to its latent. Mappings are held as UINT8 arrays (at most 256 codewords) and widened to
- * INT64, which gathers need, a chunk of rows at a time.
+ * nearest to its latent; with FROZEN and NEIGHBOURS mappings the mapping itself is held instead, and
+ * NEIGHBOURS' latents stay zero: they only collect the loss's gradient at each weight. Mappings are
+ * held as UINT8 arrays (at most 256 codewords) and widened to INT64, which gathers need, a chunk of
+ * rows at a time.
  */
 final class LayerState {
 
@@ -41,6 +43,10 @@ final class LayerState {
     private final NDArray rowBook;
     private final NDArray rowGroup;
     private final NDArray initIndex;
+    /** The mapping itself (FROZEN: the initial one; NEIGHBOURS: the current one), or null when latents hold it. */
+    private final NDArray heldMapping;
+    /** NEIGHBOURS: the loss's curvature along each weight, broadcastable to {@code [rows, cols]}; else null. */
+    private final NDArray curvature;
     private final NDArray positions;
     private final Adam codebookAdam;
     private final Adam scaleAdam;
@@ -55,7 +61,7 @@ final class LayerState {
      * @param config the layer's settings
      */
     LayerState(NDManager m, CompressedWeight init, float[] weight, LayerSettings config) {
-        this(m, init, weight, config, UPDATE_CHUNK);
+        this(m, init, weight, config, UPDATE_CHUNK, null);
     }
 
     /**
@@ -68,8 +74,11 @@ final class LayerState {
      * @param weight the dense weight, row-major; latents start there
      * @param config the layer's settings
      * @param updateChunk how many latents are updated at once (whole rows)
+     * @param curvature the loss's curvature along each weight ({@link ReconstructionLoss#curvature}),
+     *     which NEIGHBOURS mappings need; null otherwise
+     * @throws IllegalArgumentException if the mapping is NEIGHBOURS and no curvature is given
      */
-    LayerState(NDManager m, CompressedWeight init, float[] weight, LayerSettings config, long updateChunk) {
+    LayerState(NDManager m, CompressedWeight init, float[] weight, LayerSettings config, long updateChunk, NDArray curvature) {
         manager = m;
         this.init = init;
         this.config = config;
@@ -82,14 +91,21 @@ final class LayerState {
         rowGroup = m.create(Arrays.stream(init.getGroupOf()).asLongStream().toArray());
         rowBook = init.getMode() == CodebookMode.MULTI ? rowGroup : m.zeros(new Shape(rows), DataType.INT64);
         initIndex = bytes(m, init.getIndices(), new Shape(rows, cols));
+        boolean neighbours = config.getMapping() == MappingUpdate.NEIGHBOURS;
+        if (neighbours && curvature == null) {
+            throw new IllegalArgumentException(
+                    "NEIGHBOURS mappings need a layer's own reconstruction loss (its curvature); use another mapping for reconstruction units");
+        }
+        this.curvature = neighbours ? curvature : null;
+        heldMapping = neighbours ? initIndex.duplicate() : learnsMapping() ? null : initIndex;
         if (init.getMode() == CodebookMode.SCALED) {
             scales = m.create(init.getScales());
             scales.setRequiresGradient(true);
         } else {
             scales = null;
         }
-        NDArray w = m.create(weight, new Shape(rows, cols));
-        NDArray all = scales == null ? w : w.div(scales.stopGradient().take(m, rowGroup).expandDims(1));
+        NDArray w = neighbours ? m.zeros(new Shape(rows, cols)) : m.create(weight, new Shape(rows, cols));
+        NDArray all = scales == null || neighbours ? w : w.div(scales.stopGradient().take(m, rowGroup).expandDims(1));
         chunkRows = Math.max(1, updateChunk / Math.max(1, cols));
         latents = new ArrayList<>();
         for (long r0 = 0; r0 < rows; r0 += chunkRows) {
@@ -100,7 +116,7 @@ final class LayerState {
         positions = m.arange(0, codewords, 1, DataType.INT64).expandDims(0).repeat(0, init.codebookCount());
         codebookAdam = new Adam(codebook, config.getCodebookRate() * rms(codebook));
         scaleAdam = scales == null ? null : new Adam(scales, config.getScaleRate() * scales.mean().getFloat());
-        latentAdam = new Adam(all, config.getLatentRate() * meanSpacing());
+        latentAdam = neighbours ? null : new Adam(all, config.getLatentRate() * meanSpacing());
         if (latents.size() > 1) {
             all.close();
             w.close();
@@ -136,8 +152,8 @@ final class LayerState {
      * @return UINT8 {@code [rows, cols]}
      */
     NDArray mapping() {
-        if (!learnsMapping()) {
-            return initIndex;
+        if (heldMapping != null) {
+            return heldMapping;
         }
         NDArray rows = codebookRows();
         if (latents.size() == 1) {
@@ -258,7 +274,9 @@ final class LayerState {
         if (scaleAdam != null) {
             scales.subi(scaleAdam.step(scales.getGradient()));
         }
-        if (learnsMapping()) {
+        if (curvature != null) {
+            moveToNeighbours(index, rowsBefore);
+        } else if (learnsMapping()) {
             latentAdam.begin();
             for (int c = 0; c < latents.size(); c++) {
                 NDIndex range = new NDIndex(chunkRange(c));
@@ -284,6 +302,27 @@ final class LayerState {
     }
 
     /**
+     * NEIGHBOURS' step: each block's mapping moves by {@link NeighbourStep} on the gradient its
+     * latents collected, in codebook units (in SCALED mode the gradient carries the row's scale, and
+     * the curvature its square).
+     */
+    private void moveToNeighbours(NDArray index, NDArray rowsBefore) {
+        for (int c = 0; c < latents.size(); c++) {
+            NDIndex range = new NDIndex(chunkRange(c));
+            try (NDScope scope = new NDScope()) {
+                scope.suppressNotUsedWarning();
+                NDArray k = curvature.getShape().get(0) == 1 ? curvature : curvature.get(range);
+                if (scales != null) {
+                    k = k.mul(scales.stopGradient().take(manager, rowGroup.get(range)).square().expandDims(1));
+                }
+                NDArray chunkIndex = index.get(range).toType(DataType.INT64, false);
+                NDArray moved = NeighbourStep.step(latents.get(c).getGradient(), rowsBefore.get(range), chunkIndex, k);
+                heldMapping.set(range, moved.toType(DataType.UINT8, false));
+            }
+        }
+    }
+
+    /**
      * Returns a chunk of rows' latents after one step: Adam on the (proximal) gradient, then, for
      * PROXIMAL, the clamp that keeps each mapping within one codeword.
      */
@@ -303,7 +342,7 @@ final class LayerState {
     /**
      * Keeps each codebook sorted ascending (the proximal step's neighbours are adjacent indices):
      * codewords that crossed are swapped back into order together with their Adam moments and, for
-     * frozen mappings, the indices that point at them.
+     * held mappings, the indices that point at them.
      */
     private void sortCodebooks() {
         NDArray order = codebook.argSort(1);
@@ -312,11 +351,11 @@ final class LayerState {
         }
         codebook.subi(codebook.sub(codebook.gather(order, 1)));
         codebookAdam.permute(order);
-        if (!learnsMapping()) {
+        if (heldMapping != null) {
             NDArray rank = order.argSort(1);
             // UINT8 arithmetic wraps modulo 256, so subtracting the difference still lands on the new value
-            NDArray remapped = rank.get(rowBook).gather(initIndex.toType(DataType.INT64, false), 1).toType(DataType.UINT8, false);
-            initIndex.subi(initIndex.sub(remapped));
+            NDArray remapped = rank.get(rowBook).gather(heldMapping.toType(DataType.INT64, false), 1).toType(DataType.UINT8, false);
+            heldMapping.subi(heldMapping.sub(remapped));
         }
     }
 

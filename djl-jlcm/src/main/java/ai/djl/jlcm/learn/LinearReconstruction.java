@@ -35,6 +35,8 @@ final class LinearReconstruction implements ReconstructionLoss {
     private final Shape shape;
     /** The importance of the weights of each input column (the same for every neuron). */
     private final float[] columnImportance;
+    /** What the dampening adds to each diagonal entry of H̃. */
+    private final float damping;
 
     LinearReconstruction(
             NDManager parent, NDArray weight, List<NDArray> compressedInputs, List<NDArray> floatInputs, float dampening) {
@@ -54,7 +56,8 @@ final class LinearReconstruction implements ReconstructionLoss {
             // ‖XWᵀ‖²/n = sum((W·XᵀX/n) ⊙ W): a [rows, cols] product instead of an [n, rows] one
             reference = w.matMul(x.transpose().matMul(x).div((float) n)).mul(w).sum().getFloat();
             float meanDiag = xt.square().mean().getFloat();
-            dampedGram = gram.add(scratch.eye((int) cols).mul(dampening * meanDiag));
+            damping = dampening * meanDiag;
+            dampedGram = gram.add(scratch.eye((int) cols).mul(damping));
             dampedGram.attach(manager);
         }
         shape = weight.getShape();
@@ -131,6 +134,16 @@ final class LinearReconstruction implements ReconstructionLoss {
     @Override
     public float[] importance() {
         return Importance.repeatPerNeuron(columnImportance, shape);
+    }
+
+    /** {@inheritDoc} {@code (H̃[n,n] + damping) / c} for every weight of input column n: {@code [1, cols]}. */
+    @Override
+    public NDArray curvature(NDManager m) {
+        float[] k = new float[columnImportance.length];
+        for (int n = 0; n < k.length; n++) {
+            k[n] = (columnImportance[n] + damping) / reference;
+        }
+        return m.create(k, new Shape(1, k.length));
     }
 
     @Override

@@ -12,5 +12,14 @@ public enum MappingUpdate {
     /** DKM-like soft assignment: the weight is a softmax-weighted mix of the codewords. */
     SOFT,
     /** Mappings stay at their k-means assignment; only codebooks and scales learn. */
-    FROZEN
+    FROZEN,
+    /**
+     * Neighbour scoring (JLCM.md's second form): no latents; each step scores, for every weight, the
+     * moves to its two neighbouring codewords by the loss change they predict, {@code g·δ + κ·δ²}
+     * ({@code g} the loss's gradient at the weight, {@code δ} the move, {@code κ} the loss's
+     * curvature along the weight), and each row takes its best move if that lowers the loss ({@link
+     * NeighbourStep}). The {@code δ²} term is the proximal weight: a far neighbour must be favoured
+     * by a larger gradient. Needs a layer's own reconstruction loss (not a reconstruction unit).
+     */
+    NEIGHBOURS
 }

@@ -72,8 +72,8 @@ final class ProximalStep {
         return latent.maximum(lower.add(margin)).minimum(upper.sub(margin));
     }
 
-    /** Pads each row with two far-away codewords on each side. */
-    private static NDArray pad(NDArray rows) {
+    /** Pads each row with two far-away codewords on each side (index {@code i} becomes {@code i + 2}). */
+    static NDArray pad(NDArray rows) {
         NDManager m = rows.getManager();
         long o = rows.getShape().get(0);
         NDArray low = m.full(new ai.djl.ndarray.types.Shape(o, 2), -FAR, DataType.FLOAT32);

@@ -1,6 +1,7 @@
 package ai.djl.jlcm.learn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 
 /**
  * A layer's reconstruction objective on calibration data: the error of its output with a candidate
@@ -75,6 +76,15 @@ interface ReconstructionLoss extends AutoCloseable {
      * @return one value per weight element, row-major
      */
     float[] importance();
+
+    /**
+     * Returns the training loss's curvature along each weight, {@code κ = ½ ∂²L/∂w²}: moving one
+     * weight alone by {@code δ} changes the loss by {@code g·δ + κ·δ²}.
+     *
+     * @param manager the manager of the result
+     * @return κ, broadcastable to the weight as a {@code [rows, cols]} matrix
+     */
+    NDArray curvature(NDManager manager);
 
     /** {@inheritDoc} */
     @Override

@@ -66,9 +66,12 @@ public class CodebookLearnerTest {
                 // the best state is kept, so no mapping update ever ends above its initialization
                 Assert.assertTrue(r.learnedError() <= r.initError(), what);
                 if (mapping != MappingUpdate.STE) {
-                    // measured here: PROXIMAL -11 %, SOFT -27 %, FROZEN -1 %; plain STE gains nothing
+                    // measured here: PROXIMAL -11 %, SOFT -27 %, FROZEN -1 %, NEIGHBOURS -56 %; plain STE gains nothing
                     Assert.assertTrue(r.learnedError() < 0.995 * r.initError(), what);
                     Assert.assertTrue(r.bestStep() > 0, what);
+                }
+                if (mapping == MappingUpdate.NEIGHBOURS) {
+                    Assert.assertTrue(r.learnedError() < 0.7 * r.initError(), what);
                 }
                 Assert.assertTrue(r.codewordUsage() > 0 && r.codewordUsage() <= 1);
             }

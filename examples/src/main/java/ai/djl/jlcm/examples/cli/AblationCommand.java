@@ -47,7 +47,7 @@ import java.util.stream.Stream;
         mixinStandardHelpOptions = true,
         sortOptions = false,
         description = {
-            "Compare RTN, KMEANS-1, KMEANS-GROUPED (G=4) and JLCM {frozen, ste, soft, proximal} x {scaled, multi} x G",
+            "Compare RTN, KMEANS-1, KMEANS-GROUPED (G=4) and JLCM {frozen, ste, soft, proximal, neighbours} x {scaled, multi} x G",
             "at each bit width, every row measured on its model directory reloaded through Criteria.",
             "Prints one Markdown table, writes ablation-<dataset>.md, .json and .png into --out,",
             "and ends with one JSON line on standard output. Progress goes to standard error."
@@ -68,7 +68,7 @@ final class AblationCommand implements Callable<Integer> {
 
     /** JLCM mapping updates, in table order. */
     static final List<MappingUpdate> MAPPINGS =
-            List.of(MappingUpdate.FROZEN, MappingUpdate.STE, MappingUpdate.SOFT, MappingUpdate.PROXIMAL);
+            List.of(MappingUpdate.FROZEN, MappingUpdate.STE, MappingUpdate.SOFT, MappingUpdate.PROXIMAL, MappingUpdate.NEIGHBOURS);
 
     /** Codebook modes of the JLCM rows, in table order. */
     static final List<CodebookMode> MODES = List.of(CodebookMode.SCALED, CodebookMode.MULTI);

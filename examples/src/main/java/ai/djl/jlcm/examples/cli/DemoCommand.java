@@ -72,7 +72,7 @@ final class DemoCommand implements Callable<Integer> {
 
     @Option(
             names = "--mapping",
-            description = "jlcm mapping update: proximal, ste, soft or frozen (default: proximal)",
+            description = "jlcm mapping update: " + MappingConverter.CHOICES + " (default: proximal)",
             converter = MappingConverter.class)
     MappingUpdate mapping = MappingUpdate.PROXIMAL;
 
@@ -127,6 +127,10 @@ final class DemoCommand implements Callable<Integer> {
         }
         if (steps < 0) {
             throw new IllegalArgumentException("--steps must not be negative, got " + steps);
+        }
+        if (endToEnd && mapping == MappingUpdate.NEIGHBOURS) {
+            throw new IllegalArgumentException(
+                    "--mapping neighbours scores moves on a layer's own loss; it does not apply to --end-to-end");
         }
         if (calibrationSamples < 1) {
             throw new IllegalArgumentException("--calibration-samples must be positive, got " + calibrationSamples);

@@ -7,8 +7,11 @@ import picocli.CommandLine.TypeConversionException;
 
 import java.util.Locale;
 
-/** Parses {@code --mapping} (proximal, ste, soft, frozen) case-insensitively. */
-final class MappingConverter implements ITypeConverter<MappingUpdate> {
+/** Parses {@code --mapping} (one of {@link #CHOICES}) case-insensitively. */
+public final class MappingConverter implements ITypeConverter<MappingUpdate> {
+
+    /** The mapping updates, as options spell them. */
+    public static final String CHOICES = "proximal, ste, soft, frozen or neighbours";
 
     /** {@inheritDoc} */
     @Override
@@ -16,8 +19,7 @@ final class MappingConverter implements ITypeConverter<MappingUpdate> {
         try {
             return MappingUpdate.valueOf(value.toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new TypeConversionException(
-                    "unknown mapping '" + value + "'; choose proximal, ste, soft or frozen");
+            throw new TypeConversionException("unknown mapping '" + value + "'; choose " + CHOICES);
         }
     }
 }

@@ -64,7 +64,6 @@ public class BertCompressCommandTest {
             {"--groups", "0"},
             {"--method", "rtn", "--groups", "4"},
             {"--mode", "single"},
-            {"--mapping", "magic"},
             {"--steps", "-1"},
             {"--calibration-sequences", "0"},
             {"--calibration-text", dir.resolve("none.txt").toString()},

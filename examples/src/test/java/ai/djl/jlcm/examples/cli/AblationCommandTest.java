@@ -109,15 +109,16 @@ public class AblationCommandTest {
     @Test
     public void planHasEveryVariantInTableOrder() {
         List<AblationVariant> plan = AblationCommand.plan(List.of(1, 2, 3), List.of(1, 4, 16));
-        Assert.assertEquals(plan.size(), 3 * (3 + 4 * 2 * 3));
+        Assert.assertEquals(plan.size(), 3 * (3 + 5 * 2 * 3));
         Assert.assertEquals(plan.get(0), new AblationVariant("RTN", null, null, null, 1));
         Assert.assertEquals(plan.get(1), new AblationVariant("KMEANS-1", "multi", 1, null, 1));
         Assert.assertEquals(plan.get(2), new AblationVariant("KMEANS-GROUPED", "multi", 4, null, 1));
         Assert.assertEquals(plan.get(3), new AblationVariant("JLCM", "scaled", 1, "frozen", 1));
         Assert.assertEquals(plan.get(26), new AblationVariant("JLCM", "multi", 16, "proximal", 1));
-        Assert.assertEquals(plan.get(27), new AblationVariant("RTN", null, null, null, 2));
+        Assert.assertEquals(plan.get(32), new AblationVariant("JLCM", "multi", 16, "neighbours", 1));
+        Assert.assertEquals(plan.get(33), new AblationVariant("RTN", null, null, null, 2));
         Assert.assertEquals(plan.stream().map(AblationVariant::slug).distinct().count(), plan.size());
-        Assert.assertEquals(AblationCommand.plan(List.of(2), List.of(4)).size(), 11);
+        Assert.assertEquals(AblationCommand.plan(List.of(2), List.of(4)).size(), 13);
         Assert.assertEquals(plan.get(26).slug(), "1bit-jlcm-multi-g16-proximal");
         Assert.assertEquals(plan.get(26).describe(), "1 bit JLCM multi G=16 proximal");
     }

@@ -29,6 +29,12 @@ public class JlcmCliTest {
         Assert.assertTrue(r[1].contains("between 1 and 8"), r[1]);
         r = run(1, "demo", "--target-bits", "0");
         Assert.assertTrue(r[1].contains("--target-bits must be above 0"), r[1]);
+        r = run(2, "demo", "--mapping", "magic");
+        Assert.assertTrue(r[1].contains("proximal, ste, soft, frozen or neighbours"), r[1]);
+        r = run(2, "bert", "compress", "--mapping", "magic");
+        Assert.assertTrue(r[1].contains("proximal, ste, soft, frozen or neighbours"), r[1]);
+        r = run(1, "demo", "--mapping", "neighbours", "--end-to-end");
+        Assert.assertTrue(r[1].contains("does not apply to --end-to-end"), r[1]);
         r = run(1, "inspect", "no-such-directory");
         Assert.assertTrue(r[1].contains("not a directory"), r[1]);
         Assert.assertEquals(run(2, "frobnicate")[1].strip().lines().count(), 1);
