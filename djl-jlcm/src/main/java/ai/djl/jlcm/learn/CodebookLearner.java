@@ -1,5 +1,6 @@
 package ai.djl.jlcm.learn;
 
+import ai.djl.jlcm.nn.Scalars;
 import ai.djl.jlcm.codebook.KMeansQuantizer;
 import ai.djl.jlcm.grouping.NeuronGrouping;
 import ai.djl.jlcm.nn.CompressedWeight;
@@ -271,7 +272,7 @@ final class CodebookLearner implements LayerLearner {
                                 NDArray e = unit.forward(ps, inputs.get(b), false).get(0).sub(targets.get(b)).square().sum();
                                 sum = sum == null ? e : sum.add(e);
                             }
-                            gc.backward(sum.div(total));
+                            gc.backward(Scalars.div(sum, total));
                         }
                     }
 

@@ -1,5 +1,6 @@
 package ai.djl.jlcm.learn;
 
+import ai.djl.jlcm.nn.Scalars;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
@@ -58,7 +59,7 @@ final class ConvolutionReconstruction implements ReconstructionLoss {
 
     @Override
     public NDArray loss(NDArray w) {
-        return conv(inputs, w).sub(target).square().sum().div(reference);
+        return Scalars.div(conv(inputs, w).sub(target).square().sum(), reference);
     }
 
     @Override

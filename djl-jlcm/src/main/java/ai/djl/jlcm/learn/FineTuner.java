@@ -1,5 +1,6 @@
 package ai.djl.jlcm.learn;
 
+import ai.djl.jlcm.nn.Scalars;
 import ai.djl.jlcm.nn.CodebookBlock;
 import ai.djl.jlcm.transform.BlockTree;
 import ai.djl.ndarray.NDArray;
@@ -97,7 +98,7 @@ public final class FineTuner {
                             NDArray y = root.forward(new ParameterStore(part, false), xs, true).get(0);
                             NDArray loss = loss(y, rows(t, r0, r1, batch, part).get(0), settings.getLoss());
                             // the batch's loss is the mean of its samples': each part weighs its share
-                            gc.backward(loss.mul((float) (r1 - r0) / batch));
+                            gc.backward(Scalars.mul(loss, (float) (r1 - r0) / batch));
                             sum += loss.getFloat() * (r1 - r0) / batch;
                         }
                     }
@@ -253,7 +254,7 @@ public final class FineTuner {
         long classes = y.getShape().get(y.getShape().dimension() - 1);
         NDArray logP = target.logSoftmax(-1);
         NDArray logQ = y.logSoftmax(-1);
-        return logP.exp().mul(logP.sub(logQ)).sum().div((float) (y.size() / classes));
+        return Scalars.div(logP.exp().mul(logP.sub(logQ)).sum(), (float) (y.size() / classes));
     }
 
     private static String format(double loss) {

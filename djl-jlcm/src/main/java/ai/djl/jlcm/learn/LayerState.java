@@ -1,5 +1,6 @@
 package ai.djl.jlcm.learn;
 
+import ai.djl.jlcm.nn.Scalars;
 import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.nn.CompressedWeight;
 import ai.djl.jlcm.plan.LayerSettings;
@@ -194,7 +195,7 @@ final class LayerState {
             case SOFT:
                 NDArray rows = codebook.get(rowBook).expandDims(1);
                 float tau = softTemperature();
-                NDArray logits = latent.expandDims(2).sub(rows).square().div(-tau * tau);
+                NDArray logits = Scalars.div(latent.expandDims(2).sub(rows).square(), -tau * tau);
                 w = logits.softmax(2).mul(rows).sum(new int[] {2});
                 break;
             default:
@@ -229,7 +230,7 @@ final class LayerState {
             case SOFT:
                 NDArray rows = codebook.get(book).expandDims(1);
                 float tau = softTemperature();
-                w = z.expandDims(2).sub(rows).square().div(-tau * tau).softmax(2).mul(rows).sum(new int[] {2});
+                w = Scalars.div(z.expandDims(2).sub(rows).square(), -tau * tau).softmax(2).mul(rows).sum(new int[] {2});
                 break;
             default:
                 w = codebook.take(manager, flatIndex(book, index.get(range))).add(z.sub(z.stopGradient()));

@@ -99,6 +99,21 @@ public class CodebookLearnerTest {
         Assert.assertEquals(r.learnedError(), direct, 1e-3 * direct + 1e-6);
     }
 
+    /** Learning while the collector frees direct buffers learns exactly what it learns without. */
+    @Test
+    public void learningUnderCollectionEqualsLearningWithout() {
+        for (MappingUpdate mapping : new MappingUpdate[] {MappingUpdate.SOFT, MappingUpdate.PROXIMAL}) {
+            LayerResult quiet = learn(mapping, CodebookMode.SCALED, 40);
+            LayerResult busy;
+            try (ai.djl.jlcm.GcPressure pressure = ai.djl.jlcm.GcPressure.start()) {
+                busy = learn(mapping, CodebookMode.SCALED, 40);
+            }
+            Assert.assertEquals(busy.weight().getIndices(), quiet.weight().getIndices(), mapping.toString());
+            Assert.assertEquals(busy.weight().getCodebooks(), quiet.weight().getCodebooks(), mapping.toString());
+            Assert.assertEquals(busy.weight().getScales(), quiet.weight().getScales(), mapping.toString());
+        }
+    }
+
     /** Steps over chunks of rows (the gradients of the chunks added up) learn what one-piece steps learn. */
     @Test
     public void chunkedStepsLearnWhatOnePieceStepsLearn() {

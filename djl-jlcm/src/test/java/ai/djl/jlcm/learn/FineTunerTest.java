@@ -172,6 +172,26 @@ public class FineTunerTest {
         }
     }
 
+    /** Fine-tuning while the collector frees direct buffers takes exactly the steps it takes without. */
+    @Test
+    public void fineTuningUnderCollectionEqualsFineTuningWithout() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            List<NDList> calibration = batches(m, 2, 3);
+            FineTuning ft = FineTuning.builder().setSteps(30).optLearningRate(1e-2f).optMicroBatch(4).build();
+            SequentialBlock quiet = mlp(m);
+            kmeans(quiet, calibration, m, ft);
+            SequentialBlock busy = mlp(m);
+            try (ai.djl.jlcm.GcPressure pressure = ai.djl.jlcm.GcPressure.start()) {
+                kmeans(busy, calibration, m, ft);
+            }
+            Map<String, CompressedWeight> a = weights(quiet);
+            Map<String, CompressedWeight> b = weights(busy);
+            for (String path : a.keySet()) {
+                Assert.assertEquals(b.get(path).getCodebooks(), a.get(path).getCodebooks(), path);
+            }
+        }
+    }
+
     private static SequentialBlock plain(NDManager m, List<NDList> calibration) {
         SequentialBlock net = mlp(m);
         kmeans(net, calibration, m, null);

@@ -1,5 +1,6 @@
 package ai.djl.jlcm.examples.bert;
 
+import ai.djl.jlcm.nn.Scalars;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -66,7 +67,7 @@ public final class BertSelfAttention extends AbstractBlock {
         NDArray q = heads(query.forward(ps, new NDList(x), training).head(), b, t, d);
         NDArray k = heads(key.forward(ps, new NDList(x), training).head(), b, t, d);
         NDArray v = heads(value.forward(ps, new NDList(x), training).head(), b, t, d);
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(1f / (float) Math.sqrt(d)).add(bias);
+        NDArray scores = Scalars.mul(q.matMul(k.transpose(0, 1, 3, 2)), 1f / (float) Math.sqrt(d)).add(bias);
         NDArray context = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(b, t, hidden);
         return output.forward(ps, new NDList(context), training);
     }

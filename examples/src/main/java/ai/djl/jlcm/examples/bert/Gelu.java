@@ -1,5 +1,6 @@
 package ai.djl.jlcm.examples.bert;
 
+import ai.djl.jlcm.nn.Scalars;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
@@ -81,8 +82,8 @@ public final class Gelu extends AbstractBlock {
             return y.addi(1f).muli(x).muli(0.5f);
         }
         // out-of-place when gradients flow, so that autograd keeps every operand it needs
-        NDArray inner = x.mul(x).mul(x).mul(0.044715f).add(x).mul(SQRT_2_OVER_PI);
-        return inner.tanh().add(1f).mul(x).mul(0.5f);
+        NDArray inner = Scalars.mul(Scalars.mul(x.mul(x).mul(x), 0.044715f).add(x), SQRT_2_OVER_PI);
+        return Scalars.mul(inner.tanh().add(1f).mul(x), 0.5f);
     }
 
     /** {@inheritDoc} */

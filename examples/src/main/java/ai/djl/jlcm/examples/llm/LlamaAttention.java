@@ -1,5 +1,6 @@
 package ai.djl.jlcm.examples.llm;
 
+import ai.djl.jlcm.nn.Scalars;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
@@ -87,7 +88,7 @@ public final class LlamaAttention extends AbstractBlock {
         }
         k = repeatKv(k);
         v = repeatKv(v);
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(1f / (float) Math.sqrt(headSize)).add(mask);
+        NDArray scores = Scalars.mul(q.matMul(k.transpose(0, 1, 3, 2)), 1f / (float) Math.sqrt(headSize)).add(mask);
         NDArray context = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(b, t, hidden);
         return oProj.forward(ps, new NDList(context), training);
     }

@@ -1,6 +1,7 @@
 package ai.djl.jlcm.examples.bert;
 
 import ai.djl.Model;
+import ai.djl.jlcm.GcPressure;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.nn.CodebookBlock;
@@ -532,46 +533,32 @@ public class BertMlmTest {
         Map<String, ai.djl.jlcm.nn.CompressedWeight> layerWise = jlcm(bundle, true);
         ai.djl.jlcm.learn.FineTuning ft = ai.djl.jlcm.learn.FineTuning.builder().setSteps(4).optLearningRate(1e-3f).build();
         Map<String, ai.djl.jlcm.nn.CompressedWeight> loaded;
-        try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX)) {
-            loaded = jlcm(model, ai.djl.jlcm.Jlcm.builder().optFineTune(ft));
-        }
         Path work = dir.resolve("work");
         List<Map<String, ai.djl.jlcm.nn.CompressedWeight>> streamed = new ArrayList<>();
-        for (int run = 0; run < 2; run++) {
-            PretrainedBert.Staged s = PretrainedBert.open(bundle, TinyBert.CONFIG, PREFIX);
-            try (Model model = s.model()) {
-                streamed.add(jlcm(model, ai.djl.jlcm.Jlcm.builder().optFloatSource(s.source()).optWorkDir(work).optFineTune(ft)));
+        // the collector runs throughout: a gradient that reads freed memory (README, the
+        // scalar-gradient defect) makes these runs differ
+        try (GcPressure pressure = GcPressure.start()) {
+            try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX)) {
+                loaded = jlcm(model, ai.djl.jlcm.Jlcm.builder().optFineTune(ft));
             }
-            Assert.assertTrue(Files.exists(work.resolve("streams-" + String.format("%03d", TinyBert.CONFIG.layers() + 1) + ".bin")), "the float logits are kept");
+            for (int run = 0; run < 2; run++) {
+                PretrainedBert.Staged s = PretrainedBert.open(bundle, TinyBert.CONFIG, PREFIX);
+                try (Model model = s.model()) {
+                    streamed.add(jlcm(model, ai.djl.jlcm.Jlcm.builder().optFloatSource(s.source()).optWorkDir(work).optFineTune(ft)));
+                }
+                Assert.assertTrue(Files.exists(work.resolve("streams-" + String.format("%03d", TinyBert.CONFIG.layers() + 1) + ".bin")), "the float logits are kept");
+            }
         }
-        // Fine-tuning the loaded model is not reproducible in a busy process (the README's
-        // fine-tuning defect): in some runs of the whole suite its codewords differ from the streamed
-        // run's by up to 2.7e-3 after the 4 steps, in others by 1e-6. So the two runs' moves are
-        // compared as vectors: measured cosine 0.94 to 1 and length ratio 0.99 to 1.12. No
-        // fine-tuning would give ratio 0, and a target unrelated to the float model a low cosine.
-        double dot = 0;
-        double loadedNorm = 0;
-        double streamedNorm = 0;
+        boolean moved = false;
         for (String path : layerWise.keySet()) {
             for (Map<String, ai.djl.jlcm.nn.CompressedWeight> tuned : List.of(loaded, streamed.get(0), streamed.get(1))) {
                 Assert.assertEquals(tuned.get(path).getIndices(), layerWise.get(path).getIndices(), path);
             }
+            Assert.assertEquals(streamed.get(0).get(path).getCodebooks(), loaded.get(path).getCodebooks(), 1e-6f, path);
             Assert.assertEquals(streamed.get(1).get(path).getCodebooks(), streamed.get(0).get(path).getCodebooks(), path);
-            float[] before = layerWise.get(path).getCodebooks();
-            float[] a = loaded.get(path).getCodebooks();
-            float[] b = streamed.get(0).get(path).getCodebooks();
-            for (int i = 0; i < before.length; i++) {
-                double da = a[i] - before[i];
-                double db = b[i] - before[i];
-                dot += da * db;
-                loadedNorm += da * da;
-                streamedNorm += db * db;
-            }
+            moved |= !java.util.Arrays.equals(loaded.get(path).getCodebooks(), layerWise.get(path).getCodebooks());
         }
-        Assert.assertTrue(loadedNorm > 0, "fine-tuning changed some codebook");
-        double cosine = dot / Math.sqrt(loadedNorm * streamedNorm);
-        double ratio = Math.sqrt(streamedNorm / loadedNorm);
-        Assert.assertTrue(cosine > 0.8 && ratio > 0.8 && ratio < 1.25, "cosine " + cosine + ", length ratio " + ratio);
+        Assert.assertTrue(moved, "fine-tuning changed some codebook");
     }
 
     /** A finished checkpoint of a run without fine-tuning holds no float logits: fine-tuning on it is refused. */
