@@ -151,8 +151,8 @@ final class CodebookLearner implements LayerLearner {
     public LayerResult learn(NDManager parent, float[] weight, Shape shape, ReconstructionLoss loss) {
         CompressedWeight init = initialize(settings, weight, shape, loss.importance());
         try (NDManager m = parent.newSubManager()) {
-            NDArray curvature = settings.getMapping() == MappingUpdate.NEIGHBOURS ? loss.curvature(m) : null;
-            LayerState s = new LayerState(m, init, weight, settings, chunkWeights, curvature);
+            boolean neighbours = settings.getMapping() == MappingUpdate.NEIGHBOURS;
+            LayerState s = new LayerState(m, init, weight, settings, chunkWeights, neighbours ? loss.curvature(m) : null, neighbours ? loss.coupling(m) : null);
             Objective objective =
                     new Objective() {
                         @Override

@@ -48,6 +48,8 @@ final class LayerState {
     private final NDArray heldMapping;
     /** NEIGHBOURS: the loss's curvature along each weight, broadcastable to {@code [rows, cols]}; else null. */
     private final NDArray curvature;
+    /** NEIGHBOURS: the coupling of a row's weights ({@link ReconstructionLoss#coupling}), or null. */
+    private final NDArray coupling;
     private final NDArray positions;
     private final Adam codebookAdam;
     private final Adam scaleAdam;
@@ -62,7 +64,7 @@ final class LayerState {
      * @param config the layer's settings
      */
     LayerState(NDManager m, CompressedWeight init, float[] weight, LayerSettings config) {
-        this(m, init, weight, config, UPDATE_CHUNK, null);
+        this(m, init, weight, config, UPDATE_CHUNK, null, null);
     }
 
     /**
@@ -77,9 +79,11 @@ final class LayerState {
      * @param updateChunk how many latents are updated at once (whole rows)
      * @param curvature the loss's curvature along each weight ({@link ReconstructionLoss#curvature}),
      *     which NEIGHBOURS mappings need; null otherwise
+     * @param coupling the coupling of a row's weights ({@link ReconstructionLoss#coupling}), with
+     *     which NEIGHBOURS makes several moves per row and step; null for one
      * @throws IllegalArgumentException if the mapping is NEIGHBOURS and no curvature is given
      */
-    LayerState(NDManager m, CompressedWeight init, float[] weight, LayerSettings config, long updateChunk, NDArray curvature) {
+    LayerState(NDManager m, CompressedWeight init, float[] weight, LayerSettings config, long updateChunk, NDArray curvature, NDArray coupling) {
         manager = m;
         this.init = init;
         this.config = config;
@@ -98,6 +102,7 @@ final class LayerState {
                     "NEIGHBOURS mappings need a layer's own reconstruction loss (its curvature); use another mapping for reconstruction units");
         }
         this.curvature = neighbours ? curvature : null;
+        this.coupling = neighbours ? coupling : null;
         heldMapping = neighbours ? initIndex.duplicate() : learnsMapping() ? null : initIndex;
         if (init.getMode() == CodebookMode.SCALED) {
             scales = m.create(init.getScales());
@@ -313,11 +318,13 @@ final class LayerState {
             try (NDScope scope = new NDScope()) {
                 scope.suppressNotUsedWarning();
                 NDArray k = curvature.getShape().get(0) == 1 ? curvature : curvature.get(range);
+                NDArray rowFactor = null;
                 if (scales != null) {
-                    k = k.mul(scales.stopGradient().take(manager, rowGroup.get(range)).square().expandDims(1));
+                    rowFactor = scales.stopGradient().take(manager, rowGroup.get(range)).square().expandDims(1);
+                    k = k.mul(rowFactor);
                 }
                 NDArray chunkIndex = index.get(range).toType(DataType.INT64, false);
-                NDArray moved = NeighbourStep.step(latents.get(c).getGradient(), rowsBefore.get(range), chunkIndex, k);
+                NDArray moved = NeighbourStep.step(latents.get(c).getGradient(), rowsBefore.get(range), chunkIndex, k, coupling, rowFactor, config.getNeighbourMoves());
                 heldMapping.set(range, moved.toType(DataType.UINT8, false));
             }
         }

@@ -146,6 +146,14 @@ final class LinearReconstruction implements ReconstructionLoss {
         return m.create(k, new Shape(1, k.length));
     }
 
+    /** {@inheritDoc} {@code (H̃ + damping·I) / c}, the training loss's Hessian's block of one row over 2. */
+    @Override
+    public NDArray coupling(NDManager m) {
+        NDArray c = dampedGram.div(reference);
+        c.attach(m);
+        return c;
+    }
+
     @Override
     public void close() {
         manager.close();

@@ -86,6 +86,18 @@ interface ReconstructionLoss extends AutoCloseable {
      */
     NDArray curvature(NDManager manager);
 
+    /**
+     * Returns the coupling of the training loss's weights within a row, when every row shares it:
+     * {@code C} with {@code ½ ∂²L/∂ŵ[r,n]∂ŵ[r,m] = C[n,m]} and no coupling between rows, so that a
+     * move of {@code ŵ[r,n]} by {@code δ} changes the row's gradient by exactly {@code 2·δ·C[n,:]}.
+     *
+     * @param manager the manager of the result
+     * @return {@code C}, {@code [cols, cols]}, or null when the loss has no such form
+     */
+    default NDArray coupling(NDManager manager) {
+        return null;
+    }
+
     /** {@inheritDoc} */
     @Override
     void close();

@@ -18,7 +18,8 @@ import java.util.StringJoiner;
  *
  * <p>Library defaults: method KMEANS (data-free; {@code Jlcm} uses JLCM for layers no rule gives a
  * method), {@value #DEFAULT_BITS} bits, 4 groups, MULTI, PROXIMAL, 200 steps, learning rates 1e-3
- * (codebook), 1e-3 (scale), 0.02 (latent), edge φ 1, φ on the step, SOFT temperature 0.5, dampening
+ * (codebook), 1e-3 (scale), 0.02 (latent), edge φ 1, φ on the step, SOFT temperature 0.5, 8
+ * NEIGHBOURS moves, dampening
  * 0.01, seed 0, no minimum weight count, not skipped.
  */
 public final class LayerSettings {
@@ -40,6 +41,7 @@ public final class LayerSettings {
         EDGE_PHI("edgePhi"),
         PHI_ON_STEP("phiOnStep"),
         SOFT_TEMPERATURE("softTemperature"),
+        NEIGHBOUR_MOVES("neighbourMoves"),
         DAMPENING("dampening"),
         SEED("seed"),
         MIN_WEIGHTS("minWeights"),
@@ -64,6 +66,7 @@ public final class LayerSettings {
                     .optEdgePhi(1f)
                     .optPhiOnStep(true)
                     .optSoftTemperature(0.5f)
+                    .optNeighbourMoves(8)
                     .optDampening(0.01f)
                     .optSeed(0)
                     .optMinWeights(0)
@@ -239,6 +242,16 @@ public final class LayerSettings {
      */
     public float getSoftTemperature() {
         return (Float) get(Key.SOFT_TEMPERATURE);
+    }
+
+    /**
+     * Returns how many moves a NEIGHBOURS step makes at most in each row, where the loss gives the
+     * coupling of a row's weights (linear layers; convolutions make one).
+     *
+     * @return the moves per row and step
+     */
+    public int getNeighbourMoves() {
+        return (Integer) get(Key.NEIGHBOUR_MOVES);
     }
 
     /**
@@ -446,6 +459,18 @@ public final class LayerSettings {
         public Builder optSoftTemperature(float temperature) {
             check(temperature > 0, "temperature must be > 0: " + temperature);
             return set(Key.SOFT_TEMPERATURE, temperature);
+        }
+
+        /**
+         * Sets how many moves a NEIGHBOURS step makes at most in each row of a linear layer, one after
+         * the other on the gradient the previous ones changed (default 8; 1 makes the best move only).
+         *
+         * @param moves 1 to 64
+         * @return this builder
+         */
+        public Builder optNeighbourMoves(int moves) {
+            check(moves >= 1 && moves <= 64, "NEIGHBOURS moves must be 1-64: " + moves);
+            return set(Key.NEIGHBOUR_MOVES, moves);
         }
 
         /**

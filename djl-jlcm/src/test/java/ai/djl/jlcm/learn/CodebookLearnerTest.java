@@ -66,7 +66,7 @@ public class CodebookLearnerTest {
                 // the best state is kept, so no mapping update ever ends above its initialization
                 Assert.assertTrue(r.learnedError() <= r.initError(), what);
                 if (mapping != MappingUpdate.STE) {
-                    // measured here: PROXIMAL -11 %, SOFT -27 %, FROZEN -1 %, NEIGHBOURS -56 %; plain STE gains nothing
+                    // measured here: PROXIMAL -12 %, SOFT -26 to -29 %, FROZEN -1 %, NEIGHBOURS -54 to -57 %; plain STE gains nothing
                     Assert.assertTrue(r.learnedError() < 0.995 * r.initError(), what);
                     Assert.assertTrue(r.bestStep() > 0, what);
                 }

@@ -101,8 +101,8 @@ public class LayerStateTest {
                 CompressedWeight init = CodebookLearner.initialize(config, weight, shape, null);
                 // the loss Σ(Ŵ − T)² has curvature 1 along every weight
                 NDArray curvature = mapping == MappingUpdate.NEIGHBOURS ? m.ones(new Shape(1, 11)) : null;
-                LayerState whole = new LayerState(m, init, weight, config, Long.MAX_VALUE, curvature);
-                LayerState chunked = new LayerState(m, init, weight, config, 4 * 11, curvature);
+                LayerState whole = new LayerState(m, init, weight, config, Long.MAX_VALUE, curvature, null);
+                LayerState chunked = new LayerState(m, init, weight, config, 4 * 11, curvature, null);
                 for (int step = 0; step < 30; step++) {
                     for (LayerState s : new LayerState[] {whole, chunked}) {
                         NDArray index = s.mapping();
@@ -150,7 +150,7 @@ public class LayerStateTest {
                 float[] target = m.randomNormal(shape).mul(1.5f).toFloatArray();
                 LayerSettings config = LayerSettings.defaults().toBuilder().optMethod(Method.JLCM).optBits(3).optGroups(2).optMode(mode).optMapping(MappingUpdate.NEIGHBOURS).optSteps(0).optLearningRates(0f, 0f, 0.05f).build();
                 CompressedWeight init = CodebookLearner.initialize(config, weight, shape, null);
-                LayerState s = new LayerState(m, init, weight, config, LayerState.UPDATE_CHUNK, m.ones(new Shape(1, cols)));
+                LayerState s = new LayerState(m, init, weight, config, LayerState.UPDATE_CHUNK, m.ones(new Shape(1, cols)), null);
                 NDArray index = s.mapping();
                 try (GradientCollector gc = m.getEngine().newGradientCollector()) {
                     gc.backward(s.trainingWeight(index).sub(m.create(target, shape)).square().sum());

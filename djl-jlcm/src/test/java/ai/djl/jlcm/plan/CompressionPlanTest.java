@@ -77,6 +77,7 @@ public class CompressionPlanTest {
                         b -> b.optEdgePhi(0.5f),
                         b -> b.optPhiOnStep(false),
                         b -> b.optSoftTemperature(0.25f),
+                        b -> b.optNeighbourMoves(2),
                         b -> b.optDampening(0.1f),
                         b -> b.optSeed(3),
                         b -> b.optMinWeights(10),
@@ -128,6 +129,8 @@ public class CompressionPlanTest {
         Assert.expectThrows(IllegalArgumentException.class, () -> LayerSettings.builder().optSteps(-1));
         Assert.expectThrows(IllegalArgumentException.class, () -> LayerSettings.builder().optEdgePhi(2));
         Assert.expectThrows(IllegalArgumentException.class, () -> LayerSettings.builder().optSoftTemperature(0));
+        Assert.expectThrows(IllegalArgumentException.class, () -> LayerSettings.builder().optNeighbourMoves(0));
+        Assert.expectThrows(IllegalArgumentException.class, () -> LayerSettings.builder().optNeighbourMoves(65));
         Assert.expectThrows(IllegalArgumentException.class, () -> LayerSettings.builder().optDampening(-1));
         Assert.expectThrows(IllegalArgumentException.class, () -> LayerSettings.builder().optMinWeights(-1));
         Assert.expectThrows(IllegalStateException.class, () -> bits(2).getGroups());

@@ -425,6 +425,11 @@ final class BertCompressCommand implements Callable<Integer> {
             defaults.optSkip(true);
             plan.optForPath(layers, LayerSettings.builder().optSkip(false).build());
         }
+        if (m == Method.JLCM) {
+            // the tied word table's loss sees only its decoder use (the head's inputs): several
+            // NEIGHBOURS moves a step fit that at the cost of the embedding rows (README, NEIGHBOURS)
+            plan.optForPath("^" + Pattern.quote(WORD_TABLE) + "$", LayerSettings.builder().optNeighbourMoves(1).build());
+        }
         if (m == Method.GPTQ || m == Method.GPTQ_CODEBOOK) {
             Method nearest = m == Method.GPTQ ? Method.RTN : Method.KMEANS;
             plan.optForPath("^" + Pattern.quote(WORD_TABLE) + "$", LayerSettings.builder().optMethod(nearest).build());

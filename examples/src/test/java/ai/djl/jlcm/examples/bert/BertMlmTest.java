@@ -4,6 +4,7 @@ import ai.djl.Model;
 import ai.djl.jlcm.GcPressure;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
 import ai.djl.jlcm.export.ModelExporter;
+import ai.djl.jlcm.learn.MappingUpdate;
 import ai.djl.jlcm.nn.CodebookBlock;
 import ai.djl.jlcm.nn.MemoryMode;
 import ai.djl.jlcm.plan.CompressionPlan;
@@ -579,6 +580,19 @@ public class BertMlmTest {
                 Assert.assertTrue(e.getMessage().contains(work.toString()) && e.getMessage().contains("another work directory"), e.getMessage());
             }
         }
+    }
+
+    /** bert compress's JLCM plan makes one NEIGHBOURS move a step on the tied word table, eight elsewhere. */
+    @Test
+    public void jlcmPlansMakeOneNeighbourMoveOnTheTiedWordTable() {
+        Linear linear = Linear.builder().setUnits(1).build();
+        BertCompressCommand command = new BertCompressCommand();
+        command.method = "jlcm";
+        command.bits = 2;
+        CompressionPlan plan = command.plan();
+        Assert.assertEquals(plan.resolve(BertCompressCommand.WORD_TABLE, linear).getNeighbourMoves(), 1);
+        Assert.assertEquals(plan.resolve("encoder/layer_00/output", linear).getNeighbourMoves(), 8);
+        Assert.assertEquals(plan.resolve("encoder/layer_00/output", linear).getMapping(), MappingUpdate.NEIGHBOURS);
     }
 
     /** bert compress's GPTQ plans round the tied word table to nearest on the method's grid, by a path rule. */
