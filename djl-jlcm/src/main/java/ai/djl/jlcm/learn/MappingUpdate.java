@@ -18,8 +18,9 @@ public enum MappingUpdate {
      * moves to its two neighbouring codewords by the loss change they predict, {@code g·δ + κ·δ²}
      * ({@code g} the loss's gradient at the weight, {@code δ} the move, {@code κ} the loss's
      * curvature along the weight), and each row takes its best move if that lowers the loss ({@link
-     * NeighbourStep}). The {@code δ²} term is the proximal weight: a far neighbour must be favoured
-     * by a larger gradient. Needs a layer's own reconstruction loss (not a reconstruction unit).
+     * NeighbourStep}; several, one after the other, with {@code LayerSettings.optNeighbourMoves}).
+     * The {@code δ²} term is the proximal weight: a far neighbour must be favoured by a larger
+     * gradient. Needs a layer's own reconstruction loss (not a reconstruction unit).
      */
     NEIGHBOURS
 }

@@ -108,6 +108,12 @@ final class BertCompressCommand implements Callable<Integer> {
     int steps = 100;
 
     @Option(
+            names = "--neighbour-moves",
+            description = "jlcm neighbours: most moves per row and step, each on the gradient the previous ones changed;"
+                    + " the tied word table always makes one (default: ${DEFAULT-VALUE})")
+    int neighbourMoves = 1;
+
+    @Option(
             names = "--calibration-sequences",
             description = "jlcm calibration sequences of 126 WordPiece tokens (default: ${DEFAULT-VALUE})")
     int calibrationSequences = 32;
@@ -359,6 +365,9 @@ final class BertCompressCommand implements Callable<Integer> {
         if ("jlcm".equals(methodName())) {
             json.addProperty("mode", mode.toLowerCase(Locale.ROOT));
             json.addProperty("mapping", mapping.name().toLowerCase(Locale.ROOT));
+            if (mapping == MappingUpdate.NEIGHBOURS) {
+                json.addProperty("neighbour_moves", neighbourMoves);
+            }
             json.addProperty("steps", steps);
             json.addProperty("calibration_sequences", calibrationSequences);
             JsonArray stageJson = new JsonArray();
@@ -419,6 +428,7 @@ final class BertCompressCommand implements Callable<Integer> {
                         .optGroups(groupCount())
                         .optMode(codebookMode())
                         .optMapping(mapping)
+                        .optNeighbourMoves(neighbourMoves)
                         .optSteps(steps);
         CompressionPlan.Builder plan = CompressionPlan.builder().optLayerTypes(Set.of(Linear.class));
         if (layers != null) {

@@ -79,6 +79,11 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--steps", description = "jlcm learning steps per layer (default: ${DEFAULT-VALUE})")
     int steps = 200;
 
+    @Option(
+            names = "--neighbour-moves",
+            description = "jlcm neighbours: most moves per row and step on linear layers, each on the gradient the previous ones changed (default: ${DEFAULT-VALUE})")
+    int neighbourMoves = 1;
+
     @Option(names = "--latent-rate", description = "jlcm latent learning rate, in codeword spacings per step (default: ${DEFAULT-VALUE})")
     float latentRate = 0.02f;
 
@@ -209,6 +214,9 @@ final class DemoCommand implements Callable<Integer> {
         }
         if (method == Method.JLCM) {
             json.addProperty("mapping", mapping.name().toLowerCase(Locale.ROOT));
+            if (mapping == MappingUpdate.NEIGHBOURS) {
+                json.addProperty("neighbour_moves", neighbourMoves);
+            }
         }
         json.addProperty("seconds", seconds);
         fineTuneOptions.addTo(json, fineTune);
@@ -231,6 +239,7 @@ final class DemoCommand implements Callable<Integer> {
                                 .optGroups(groups)
                                 .optMode(mode)
                                 .optMapping(mapping)
+                                .optNeighbourMoves(neighbourMoves)
                                 .optSteps(steps)
                                 .optLearningRates(1e-3f, 1e-3f, latentRate)
                                 .optEdgePhi(edgePhi)

@@ -582,13 +582,14 @@ public class BertMlmTest {
         }
     }
 
-    /** bert compress's JLCM plan makes one NEIGHBOURS move a step on the tied word table, eight elsewhere. */
+    /** bert compress's JLCM plan makes one NEIGHBOURS move a step on the tied word table, the asked number elsewhere. */
     @Test
     public void jlcmPlansMakeOneNeighbourMoveOnTheTiedWordTable() {
         Linear linear = Linear.builder().setUnits(1).build();
         BertCompressCommand command = new BertCompressCommand();
         command.method = "jlcm";
         command.bits = 2;
+        command.neighbourMoves = 8;
         CompressionPlan plan = command.plan();
         Assert.assertEquals(plan.resolve(BertCompressCommand.WORD_TABLE, linear).getNeighbourMoves(), 1);
         Assert.assertEquals(plan.resolve("encoder/layer_00/output", linear).getNeighbourMoves(), 8);
