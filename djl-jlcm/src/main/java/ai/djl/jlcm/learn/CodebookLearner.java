@@ -152,7 +152,9 @@ final class CodebookLearner implements LayerLearner {
         CompressedWeight init = initialize(settings, weight, shape, loss.importance());
         try (NDManager m = parent.newSubManager()) {
             boolean neighbours = settings.getMapping() == MappingUpdate.NEIGHBOURS;
-            LayerState s = new LayerState(m, init, weight, settings, chunkWeights, neighbours ? loss.curvature(m) : null, neighbours ? loss.coupling(m) : null);
+            // the coupling (an [N, N] copy) only where several moves a step use it
+            NDArray coupling = neighbours && settings.getNeighbourMoves() > 1 ? loss.coupling(m) : null;
+            LayerState s = new LayerState(m, init, weight, settings, chunkWeights, neighbours ? loss.curvature(m) : null, coupling);
             Objective objective =
                     new Objective() {
                         @Override
