@@ -445,7 +445,8 @@ public final class SequentialCompressor {
     }
 
     /**
-     * Progress with an ETA from the weights done and left (layers differ in size by 100x in BERT), as
+     * Progress with an ETA from the layers and weights left ({@link RemainingTime}), scaled by the
+     * share of the elapsed time that the layers themselves took (the rest: stages' propagation), as
      * log lines and on an optional progress bar reset for each stage.
      */
     private static final class Progress {
@@ -455,9 +456,10 @@ public final class SequentialCompressor {
         private final ai.djl.util.Progress bar;
         private final BlockTree tree;
         private long doneWeights;
-        private long restoredWeights;
         private long stageDone;
         private int doneLayers;
+        private double layerSeconds;
+        private final RemainingTime remaining = new RemainingTime();
 
         Progress(Block root, List<String> paths, long start, ai.djl.util.Progress bar) {
             this.start = start;
@@ -479,7 +481,6 @@ public final class SequentialCompressor {
         void restored(LayerReport l) {
             doneLayers++;
             doneWeights += l.shape().size();
-            restoredWeights += l.shape().size();
         }
 
         void startStage(String name, List<String> paths) {
@@ -499,15 +500,18 @@ public final class SequentialCompressor {
             doneLayers++;
             doneWeights += l.shape().size();
             stageDone += l.shape().size();
+            remaining.add(l.shape().size(), l.seconds());
+            layerSeconds += l.seconds();
             double elapsed = (System.nanoTime() - start) / 1e9;
-            double eta = elapsed / (doneWeights - restoredWeights) * (totalWeights - doneWeights);
+            double eta = remaining.estimate(totalLayers - doneLayers, totalWeights - doneWeights) * Math.max(1, elapsed / layerSeconds);
+            String etaText = RemainingTime.format(eta);
             if (bar != null) {
-                bar.update(stageDone, String.format(Locale.ROOT, "%d/%d layers, ETA %.0f s", doneLayers, totalLayers, eta));
+                bar.update(stageDone, String.format(Locale.ROOT, "%d/%d layers, %s", doneLayers, totalLayers, etaText));
             }
             logger.info(
                     String.format(
                             Locale.ROOT,
-                            "[%d/%d, %.0f%% of weights] %s %s: error %.5f (nearest codeword) -> %.5f%s, %.0f%% codewords used, %.1f s, ETA %.0f s",
+                            "[%d/%d, %.0f%% of weights] %s %s: error %.5f (nearest codeword) -> %.5f%s, %.0f%% codewords used, %.1f s, %s",
                             doneLayers,
                             totalLayers,
                             100.0 * doneWeights / totalWeights,
@@ -518,7 +522,7 @@ public final class SequentialCompressor {
                             l.bestStep() > 0 ? " (learned, step " + l.bestStep() + ")" : "",
                             100 * l.codewordUsage(),
                             l.seconds(),
-                            eta));
+                            etaText));
         }
     }
 
