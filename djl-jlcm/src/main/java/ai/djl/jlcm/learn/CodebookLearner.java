@@ -3,9 +3,12 @@ package ai.djl.jlcm.learn;
 import ai.djl.jlcm.nn.Scalars;
 import ai.djl.jlcm.codebook.KMeansQuantizer;
 import ai.djl.jlcm.grouping.NeuronGrouping;
+import ai.djl.jlcm.nn.CodebookWeight;
 import ai.djl.jlcm.nn.CompressedWeight;
+import ai.djl.jlcm.nn.MemoryMode;
 import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.jlcm.transform.BlockTree;
+import ai.djl.jlcm.transform.Replacements;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -229,9 +232,11 @@ final class CodebookLearner implements LayerLearner {
     record UnitLayer(String path, Block layer, float[] weight, Shape shape, float[] importance, LayerSettings settings) {}
 
     /**
-     * Learns the layers of a unit together against the unit's float output: stand-ins computing
-     * with each layer's trainable weight take the layers' places while it runs, and the float layers
-     * are back in place when it returns. The unit learns for the largest step count of its layers.
+     * Learns the layers of a unit together against the unit's float output: while it runs, each
+     * layer's place holds its codebook block ({@link Replacements#codebookBlock}), which a {@link
+     * LayerState} drives ({@link CodebookWeight#learnWith}), so the unit learns through the blocks'
+     * own forward passes; the float layers are back in place when it returns. The unit learns for
+     * the largest step count of its layers.
      *
      * @param capture the manager of the states
      * @param root the tree
@@ -249,25 +254,25 @@ final class CodebookLearner implements LayerLearner {
             reference += y.square().sum().getFloat();
         }
         List<LayerState> states = new ArrayList<>();
-        List<TrainingLayer> controls = new ArrayList<>();
+        List<CodebookWeight> blocks = new ArrayList<>();
         int steps = 0;
         for (UnitLayer l : layers) {
-            states.add(new LayerState(capture, initialize(l.settings(), l.weight(), l.shape(), l.importance()), l.weight(), l.settings()));
+            CompressedWeight init = initialize(l.settings(), l.weight(), l.shape(), l.importance());
+            states.add(new LayerState(capture, init, l.weight(), l.settings()));
             steps = Math.max(steps, l.settings().getSteps());
-        }
-        for (int i = 0; i < layers.size(); i++) {
-            TrainingLayer.Bound bound = TrainingLayer.bind(layers.get(i).layer(), states.get(i));
+            CodebookWeight weight = CodebookWeight.of(init, capture);
+            Block block = Replacements.codebookBlock(l.layer(), weight, l.path(), MemoryMode.PACKED);
             BlockTree tree = BlockTree.of(root);
-            tree.checkReplaceable(layers.get(i).layer(), bound.block(), layers.get(i).path());
-            tree.replace(layers.get(i).layer(), bound.block());
-            controls.add(bound.control());
+            tree.checkReplaceable(l.layer(), block, l.path());
+            tree.replace(l.layer(), block);
+            blocks.add(weight);
         }
         float total = reference;
         Objective objective =
                 new Objective() {
                     @Override
                     public void backward(List<NDArray> mappings) {
-                        use(controls, mappings, false);
+                        drive(blocks, states, mappings, false);
                         try (GradientCollector gc = capture.getEngine().newGradientCollector()) {
                             NDArray sum = null;
                             for (int b = 0; b < inputs.size(); b++) {
@@ -280,7 +285,7 @@ final class CodebookLearner implements LayerLearner {
 
                     @Override
                     public double error(List<NDArray> mappings) {
-                        use(controls, mappings, true);
+                        drive(blocks, states, mappings, true);
                         double sum = 0;
                         for (int b = 0; b < inputs.size(); b++) {
                             try (NDArray e = unit.forward(ps, inputs.get(b), false).get(0).sub(targets.get(b)).square().sum()) {
@@ -293,16 +298,20 @@ final class CodebookLearner implements LayerLearner {
         try {
             return run(states, objective, steps);
         } finally {
-            for (UnitLayer l : layers) {
+            for (int i = 0; i < layers.size(); i++) {
+                blocks.get(i).learnWith(null);
                 BlockTree tree = BlockTree.of(root);
-                tree.replace(tree.get(l.path()), l.layer());
+                tree.replace(tree.get(layers.get(i).path()), layers.get(i).layer());
             }
         }
     }
 
-    private static void use(List<TrainingLayer> controls, List<NDArray> mappings, boolean hard) {
-        for (int i = 0; i < controls.size(); i++) {
-            controls.get(i).use(mappings.get(i), hard);
+    /** Makes each block compute with its state's weight at this mapping: hard (no gradient) or training. */
+    private static void drive(List<CodebookWeight> blocks, List<LayerState> states, List<NDArray> mappings, boolean hard) {
+        for (int i = 0; i < blocks.size(); i++) {
+            LayerState s = states.get(i);
+            NDArray index = mappings.get(i);
+            blocks.get(i).learnWith(hard ? () -> s.hardWeight(index) : () -> s.trainingWeight(index));
         }
     }
 }

@@ -6,7 +6,7 @@ import ai.djl.nn.convolutional.Convolution;
 import ai.djl.nn.core.Linear;
 
 /**
- * Bases of the blocks that stand in for a layer while it is recorded or learned: they extend the
+ * Bases of the blocks that stand in for a layer while its inputs are recorded: they extend the
  * layer's base type (so they fit wherever the layer fits), hold no parameters of their own and
  * report the layer's output shapes. Subclasses only define the forward pass.
  */

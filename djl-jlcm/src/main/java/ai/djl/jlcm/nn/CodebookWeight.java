@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Supplier;
 
 /**
  * The parameters of a grouped-codebook weight inside a block, and their decoding on the engine.
@@ -35,6 +36,10 @@ import java.util.Objects;
  * #invalidate()}, which blocks call when their parameters are loaded and on every training pass.
  * Forward passes may run on several threads at once; changing the mode or invalidating may not run
  * concurrently with them.
+ *
+ * <p>While a learner drives the weight ({@link #learnWith}), passes compute with the weight the
+ * learner supplies from its side state (latents, soft mappings) instead of decoding the parameters:
+ * a block learns through its own forward pass.
  */
 public final class CodebookWeight {
 
@@ -65,6 +70,8 @@ public final class CodebookWeight {
     private volatile long chunkWeights = DEFAULT_CHUNK_WEIGHTS;
     /** BYTE_INDICES: UINT8 words [rows, cols / byteWordValues()]; CACHE_*: the decoded weight; else null. */
     private volatile NDArray held;
+    /** While a learner drives the weight: the weight of each pass, in the dense shape; else null. */
+    private volatile Supplier<NDArray> learner;
 
     /**
      * Creates empty parameters for a weight of the given form.
@@ -187,6 +194,12 @@ public final class CodebookWeight {
      * @return a new array of the dense weight's shape
      */
     public NDArray decode(NDManager manager, boolean training) {
+        Supplier<NDArray> l = learner;
+        if (l != null) {
+            NDArray w = l.get();
+            w.attach(manager);
+            return w;
+        }
         try (NDManager tmp = manager.newSubManager()) {
             Decoder d = decoder(tmp, training, true);
             NDList parts = new NDList();
@@ -222,6 +235,12 @@ public final class CodebookWeight {
             if (r < 0 || r >= rows) {
                 throw new IllegalArgumentException("row " + r + " outside [0, " + rows + ")");
             }
+        }
+        Supplier<NDArray> l = learner;
+        if (l != null) {
+            NDArray w = l.get().get(rowIds.toType(DataType.INT64, false));
+            w.attach(manager);
+            return w;
         }
         try (NDManager tmp = manager.newSubManager()) {
             Decoder d = decoder(tmp, training, false);
@@ -261,6 +280,14 @@ public final class CodebookWeight {
      */
     NDArray applyInChunks(NDArray input, boolean training, long rowMultiple, ChunkOp op, int axis) {
         NDManager out = input.getManager();
+        Supplier<NDArray> l = learner;
+        if (l != null) {
+            try (NDManager tmp = out.newSubManager()) {
+                NDArray result = op.apply(tmp, l.get(), 0, rows);
+                result.attach(out);
+                return result;
+            }
+        }
         try (NDManager tmp = out.newSubManager()) {
             Decoder d = decoder(tmp, training, true);
             long step = d.mode == MemoryMode.CACHE_FP32 ? rows : chunkRows(rowMultiple);
@@ -661,6 +688,18 @@ public final class CodebookWeight {
             powers[j] = 1 << (j * bits);
         }
         return values.reshape(r1 - r0, cols / u, u).matMul(chunk.create(powers, new Shape(u, 1))).reshape(r1 - r0, cols / u);
+    }
+
+    /**
+     * Lets a learner drive the weight: until this is called with {@code null}, every pass (decodes,
+     * row lookups and the blocks' chunked ops) computes with the array the supplier returns for that
+     * pass, whatever the training flag, and the parameters are not read. The learner decides whether
+     * that array carries gradients (to its latents, codebooks and scales) or is a hard decode.
+     *
+     * @param weight supplies the weight of a pass, in the dense weight's shape; null to stop
+     */
+    public void learnWith(Supplier<NDArray> weight) {
+        learner = weight;
     }
 
     /**

@@ -54,6 +54,50 @@ public class CodebookWeightStateTest {
     }
 
     @Test
+    public void aLearnerDrivesTheBlockUntilReleased() {
+        for (MemoryMode mode : MemoryMode.values()) {
+            try (NDManager m = NDManager.newBaseManager()) {
+                NDArray bias = m.randomNormal(new Shape(8));
+                CodebookLinear block =
+                        CodebookLinear.codebookBuilder()
+                                .setWeight(CodebookWeight.of(CodebookBlocksTest.random(SHAPE, 2, CodebookMode.SCALED, 2, 7), m))
+                                .optBiasArray(bias)
+                                .optMemoryMode(mode)
+                                .build();
+                NDArray x = m.randomNormal(new Shape(3, 16));
+                float[] stored = infer(block, m, x); // and builds the held array
+                NDArray learned = m.randomNormal(SHAPE);
+                learned.setRequiresGradient(true);
+                block.getCodebookWeight().learnWith(() -> learned.mul(m.full(new Shape(), 2f)));
+                for (boolean training : new boolean[] {false, true}) {
+                    try (GradientCollector gc = m.getEngine().newGradientCollector()) {
+                        NDArray y = block.forward(new ParameterStore(m, false), new NDList(x), training).singletonOrThrow();
+                        NDArray expected = Linear.linear(x, learned.stopGradient().mul(2f), bias).singletonOrThrow();
+                        assertClose(y.toFloatArray(), expected.toFloatArray(), MemoryMode.CACHE_FP32, mode + " driven, training " + training);
+                        gc.backward(y.sum());
+                    }
+                    // d sum(x·(2L)ᵀ)/dL[o, n] = 2·Σ_b x[b, n]
+                    float[] perInput = x.sum(new int[] {0}).mul(2f).toFloatArray();
+                    float[] grad = learned.getGradient().toFloatArray();
+                    for (int i = 0; i < grad.length; i++) {
+                        Assert.assertEquals(grad[i], perInput[i % 16], 1e-4, mode + " gradient " + i);
+                    }
+                    learned.getGradient().subi(learned.getGradient());
+                }
+                float[] rows = block.getCodebookWeight().decodeRows(m, m.create(new long[] {5, 1}), false).toFloatArray();
+                float[] all = learned.stopGradient().mul(2f).toFloatArray();
+                for (int n = 0; n < 16; n++) {
+                    Assert.assertEquals(rows[n], all[5 * 16 + n], 1e-6, mode + " looked-up row");
+                    Assert.assertEquals(rows[16 + n], all[16 + n], 1e-6, mode + " looked-up row");
+                }
+                block.getCodebookWeight().learnWith(null);
+                assertClose(infer(block, m, x), stored, mode, mode + " released");
+                assertClose(infer(block, m, x), reference(block, m, x, bias), mode, mode + " released, dense reference");
+            }
+        }
+    }
+
+    @Test
     public void inferenceAfterTrainingUsesTheTrainedCodebook() {
         for (MemoryMode mode : MemoryMode.values()) {
             try (NDManager m = NDManager.newBaseManager()) {
