@@ -257,10 +257,10 @@ final class CodebookLearner implements LayerLearner {
         List<CodebookWeight> blocks = new ArrayList<>();
         int steps = 0;
         for (UnitLayer l : layers) {
-            CompressedWeight init = initialize(l.settings(), l.weight(), l.shape(), l.importance());
-            states.add(new LayerState(capture, init, l.weight(), l.settings()));
+            LayerState state = new LayerState(capture, initialize(l.settings(), l.weight(), l.shape(), l.importance()), l.weight(), l.settings());
+            states.add(state);
             steps = Math.max(steps, l.settings().getSteps());
-            CodebookWeight weight = CodebookWeight.of(init, capture);
+            CodebookWeight weight = state.weight();
             Block block = Replacements.codebookBlock(l.layer(), weight, l.path(), MemoryMode.PACKED);
             BlockTree tree = BlockTree.of(root);
             tree.checkReplaceable(l.layer(), block, l.path());

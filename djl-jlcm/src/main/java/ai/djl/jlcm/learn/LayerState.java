@@ -2,6 +2,7 @@ package ai.djl.jlcm.learn;
 
 import ai.djl.jlcm.nn.Scalars;
 import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.jlcm.nn.CodebookWeight;
 import ai.djl.jlcm.nn.CompressedWeight;
 import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.ndarray.NDArray;
@@ -19,8 +20,10 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The trainable form of one layer's compressed weight: codebooks, scales (SCALED mode) and one latent
- * per weight in codebook units, with their Adam optimizers. The mapping of a weight is the codeword
+ * The learning side state of one layer's {@link CodebookWeight}: the weight's own codebook and scale
+ * parameters are the values learned, and this state adds one latent per weight in codebook units and
+ * the Adam optimizers. The weight can drive its block while a unit learns ({@link
+ * CodebookWeight#learnWith}). The mapping of a weight is the codeword
  * nearest to its latent; with FROZEN and NEIGHBOURS mappings the mapping itself is held instead, and
  * NEIGHBOURS' latents stay zero: they only collect the loss's gradient at each weight. Mappings are
  * held as UINT8 arrays (at most 256 codewords) and widened to INT64, which gathers need, a chunk of
@@ -33,6 +36,8 @@ final class LayerState {
 
     final CompressedWeight init;
     final Shape shape;
+    /** The weight whose codebook and scales are learned (its indices stay the initial ones). */
+    private final CodebookWeight codebookWeight;
     private final LayerSettings config;
     private final NDManager manager;
     private final int codewords;
@@ -91,7 +96,8 @@ final class LayerState {
         int rows = init.rows();
         int cols = init.cols();
         codewords = init.codewords();
-        codebook = m.create(init.getCodebooks(), new Shape(init.codebookCount(), codewords));
+        codebookWeight = CodebookWeight.of(init, m);
+        codebook = codebookWeight.getCodebook().getArray();
         codebook.setRequiresGradient(true);
         rowGroup = m.create(Arrays.stream(init.getGroupOf()).asLongStream().toArray());
         rowBook = init.getMode() == CodebookMode.MULTI ? rowGroup : m.zeros(new Shape(rows), DataType.INT64);
@@ -105,7 +111,7 @@ final class LayerState {
         this.coupling = neighbours ? coupling : null;
         heldMapping = neighbours ? initIndex.duplicate() : learnsMapping() ? null : initIndex;
         if (init.getMode() == CodebookMode.SCALED) {
-            scales = m.create(init.getScales());
+            scales = codebookWeight.getScales().getArray();
             scales.setRequiresGradient(true);
         } else {
             scales = null;
@@ -127,6 +133,15 @@ final class LayerState {
             all.close();
             w.close();
         }
+    }
+
+    /**
+     * Returns the weight whose codebook and scales this state learns.
+     *
+     * @return the weight
+     */
+    CodebookWeight weight() {
+        return codebookWeight;
     }
 
     /**

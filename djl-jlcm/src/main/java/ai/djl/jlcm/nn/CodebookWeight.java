@@ -145,6 +145,25 @@ public final class CodebookWeight {
         return list;
     }
 
+    /**
+     * Returns the codebook parameter, FLOAT32 {@code [codebooks, 2^bits]}: the values learning and
+     * fine-tuning update.
+     *
+     * @return the parameter
+     */
+    public Parameter getCodebook() {
+        return codebook;
+    }
+
+    /**
+     * Returns the scale parameter, FLOAT32 {@code [groups]}, in SCALED mode.
+     *
+     * @return the parameter, or {@code null} in MULTI mode
+     */
+    public Parameter getScales() {
+        return scales;
+    }
+
     private void set(CompressedWeight w, NDManager manager) {
         long rows = shape.get(0);
         byte[] packed = w.packedIndices();
