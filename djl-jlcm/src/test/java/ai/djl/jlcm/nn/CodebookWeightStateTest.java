@@ -43,6 +43,15 @@ public class CodebookWeightStateTest {
         return Linear.linear(x, w, bias).singletonOrThrow().toFloatArray();
     }
 
+    private static CodebookLinear block(CompressedWeight weight, NDArray bias, MemoryMode mode, NDManager m) {
+        return CodebookLinear.codebookBuilder()
+                .setWeight(CodebookWeight.of(weight, m))
+                .optBiasArray(bias)
+                .optInputShape(new Shape(4, SHAPE.get(1)))
+                .optMemoryMode(mode)
+                .build();
+    }
+
     /** Asserts equality within 1e-5 (float16 cache: 2^-9) of the largest expected magnitude. */
     private static void assertClose(float[] got, float[] expected, MemoryMode mode, String what) {
         float max = 0;
@@ -58,12 +67,7 @@ public class CodebookWeightStateTest {
         for (MemoryMode mode : MemoryMode.values()) {
             try (NDManager m = NDManager.newBaseManager()) {
                 NDArray bias = m.randomNormal(new Shape(8));
-                CodebookLinear block =
-                        CodebookLinear.codebookBuilder()
-                                .setWeight(CodebookWeight.of(CodebookBlocksTest.random(SHAPE, 2, CodebookMode.SCALED, 2, 7), m))
-                                .optBiasArray(bias)
-                                .optMemoryMode(mode)
-                                .build();
+                CodebookLinear block = block(CodebookBlocksTest.random(SHAPE, 2, CodebookMode.SCALED, 2, 7), bias, mode, m);
                 NDArray x = m.randomNormal(new Shape(3, 16));
                 float[] stored = infer(block, m, x); // and builds the held array
                 NDArray learned = m.randomNormal(SHAPE);
@@ -102,12 +106,7 @@ public class CodebookWeightStateTest {
         for (MemoryMode mode : MemoryMode.values()) {
             try (NDManager m = NDManager.newBaseManager()) {
                 NDArray bias = m.zeros(new Shape(8));
-                CodebookLinear block =
-                        CodebookLinear.codebookBuilder()
-                                .setWeight(CodebookWeight.of(CodebookBlocksTest.random(SHAPE, 3, CodebookMode.MULTI, 2, 5), m))
-                                .optBiasArray(bias)
-                                .optMemoryMode(mode)
-                                .build();
+                CodebookLinear block = block(CodebookBlocksTest.random(SHAPE, 3, CodebookMode.MULTI, 2, 5), bias, mode, m);
                 NDArray x = m.randomNormal(new Shape(4, 16));
                 float[] before = infer(block, m, x); // builds the held array
                 NDArray codebook = block.getDirectParameters().get("codebook").getArray();
@@ -149,12 +148,7 @@ public class CodebookWeightStateTest {
     }
 
     private static CodebookLinear block(NDManager m, long seed, MemoryMode mode, NDArray bias) {
-        return CodebookLinear.codebookBuilder()
-                .setWeight(CodebookWeight.of(CodebookBlocksTest.random(SHAPE, 3, CodebookMode.SCALED, 2, seed), m))
-                .optBiasArray(bias)
-                .optInputShape(new Shape(4, 16))
-                .optMemoryMode(mode)
-                .build();
+        return block(CodebookBlocksTest.random(SHAPE, 3, CodebookMode.SCALED, 2, seed), bias, mode, m);
     }
 
     @Test
