@@ -100,10 +100,9 @@ final class CodebookLearner implements LayerLearner {
      */
     static List<LayerResult> run(List<LayerState> states, Objective objective, int steps) {
         List<NDArray> init = new ArrayList<>();
-        List<LayerState.Snapshot> best = new ArrayList<>();
         for (LayerState s : states) {
             init.add(s.initialMapping());
-            best.add(s.snapshot(s.initialMapping()));
+            s.keep(s.initialMapping());
         }
         double initError;
         try (NDScope scope = new NDScope()) {
@@ -125,7 +124,7 @@ final class CodebookLearner implements LayerLearner {
                     double error = objective.error(hard);
                     if (error < bestError) {
                         for (int i = 0; i < states.size(); i++) {
-                            best.set(i, states.get(i).snapshot(hard.get(i))).close();
+                            states.get(i).keep(hard.get(i));
                         }
                         bestError = error;
                         bestStep = step;
@@ -134,9 +133,8 @@ final class CodebookLearner implements LayerLearner {
             }
         }
         List<LayerResult> results = new ArrayList<>();
-        for (int i = 0; i < states.size(); i++) {
-            CompressedWeight learned = best.get(i).toWeight(states.get(i).init);
-            best.get(i).close();
+        for (LayerState s : states) {
+            CompressedWeight learned = s.kept();
             results.add(new LayerResult(learned, initError, bestError, learned.codewordUsage(), bestStep));
         }
         return results;

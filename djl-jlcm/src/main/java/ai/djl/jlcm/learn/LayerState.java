@@ -59,6 +59,10 @@ final class LayerState {
     private final Adam codebookAdam;
     private final Adam scaleAdam;
     private final Adam latentAdam;
+    /** The state {@link #keep kept}: its mapping (an engine array outside any scope), codebooks and scales. */
+    private NDArray keptMapping;
+    private float[] keptCodebook;
+    private float[] keptScales;
 
     /**
      * Creates the state of a layer from its initialization.
@@ -383,17 +387,44 @@ final class LayerState {
     }
 
     /**
-     * Copies the state with a given mapping: codebooks and scales into Java memory, the mapping into
-     * an engine array of the state's manager that outlives the caller's {@link NDScope} (a learning
-     * run takes a dozen snapshots of a large layer: no Java garbage of the layer's size for each).
+     * Keeps the state with a given mapping as the best so far, replacing the one kept before: the
+     * codebooks and scales are copied into Java memory, the mapping into an engine array of the
+     * state's manager that outlives the caller's {@link NDScope} (a learning run keeps a dozen
+     * states of a large layer: no Java garbage of the layer's size for each).
      *
      * @param index the mapping
-     * @return the snapshot; close it when it is replaced
      */
-    Snapshot snapshot(NDArray index) {
-        NDArray kept = index.duplicate();
-        NDScope.unregister(kept);
-        return new Snapshot(codebook.toFloatArray(), scales == null ? null : scales.toFloatArray(), kept);
+    void keep(NDArray index) {
+        NDArray mapping = index.duplicate();
+        NDScope.unregister(mapping);
+        if (keptMapping != null) {
+            keptMapping.close();
+        }
+        keptMapping = mapping;
+        keptCodebook = codebook.toFloatArray();
+        keptScales = scales == null ? null : scales.toFloatArray();
+    }
+
+    /**
+     * Returns the state last {@link #keep kept} as a compressed weight, and frees its mapping. The
+     * codebooks are ascending, as every update leaves them.
+     *
+     * @return the compressed weight
+     * @throws IllegalStateException if no state is kept
+     */
+    CompressedWeight kept() {
+        if (keptMapping == null) {
+            throw new IllegalStateException("no state kept");
+        }
+        byte[] index = keptMapping.toByteArray();
+        keptMapping.close();
+        keptMapping = null;
+        int[] idx = new int[index.length];
+        for (int i = 0; i < idx.length; i++) {
+            idx[i] = index[i] & 0xFF;
+        }
+        return new CompressedWeight(
+                init.getShape(), init.getBits(), init.getMode(), init.getGroups(), init.getGroupOf(), keptCodebook, keptScales, idx);
     }
 
     private NDArray flatIndex(NDArray index) {
@@ -461,68 +492,5 @@ final class LayerState {
         }
         z.close();
         return count;
-    }
-
-    /** A layer's codebooks and scales in Java memory, and its mapping (UINT8) in the engine. */
-    static final class Snapshot implements AutoCloseable {
-        private final float[] codebook;
-        private final float[] scales;
-        private final NDArray mapping;
-
-        Snapshot(float[] codebook, float[] scales, NDArray mapping) {
-            this.codebook = codebook;
-            this.scales = scales;
-            this.mapping = mapping;
-        }
-
-        /** Frees the mapping. */
-        @Override
-        public void close() {
-            mapping.close();
-        }
-
-        /**
-         * Returns the compressed weight, each codebook sorted ascending with indices remapped.
-         *
-         * @param init the initialization (for the form and the grouping)
-         * @return the compressed weight
-         */
-        CompressedWeight toWeight(CompressedWeight init) {
-            int k = init.codewords();
-            byte[] index = mapping.toByteArray();
-            int[] idx = new int[index.length];
-            for (int i = 0; i < idx.length; i++) {
-                idx[i] = index[i] & 0xFF;
-            }
-            float[] books = codebook.clone();
-            int[] groupOf = init.getGroupOf();
-            int cols = init.cols();
-            for (int b = 0; b < init.codebookCount(); b++) {
-                Integer[] order = new Integer[k];
-                for (int i = 0; i < k; i++) {
-                    order[i] = i;
-                }
-                final int base = b * k;
-                Arrays.sort(order, (x, y) -> Float.compare(codebook[base + x], codebook[base + y]));
-                int[] rank = new int[k];
-                for (int i = 0; i < k; i++) {
-                    books[base + i] = codebook[base + order[i]];
-                    rank[order[i]] = i;
-                }
-                for (int o = 0; o < groupOf.length; o++) {
-                    if (book(init, groupOf[o]) == b) {
-                        for (int n = 0; n < cols; n++) {
-                            idx[o * cols + n] = rank[idx[o * cols + n]];
-                        }
-                    }
-                }
-            }
-            return new CompressedWeight(
-                    init.getShape(), init.getBits(), init.getMode(), init.getGroups(), groupOf, books, scales, idx);
-        }
-
-        private static int book(CompressedWeight init, int group) {
-            return init.getMode() == CodebookMode.MULTI ? group : 0;
-        }
     }
 }

@@ -43,7 +43,8 @@ public class LayerStateTest {
             }
             float[] learned = s.hardWeight(s.mapping()).toFloatArray();
             Assert.assertEquals(learned, target, 0.05f);
-            CompressedWeight w = s.snapshot(s.mapping()).toWeight(init);
+            s.keep(s.mapping());
+            CompressedWeight w = s.kept();
             Assert.assertEquals(w.decode(), target, 0.05f);
         }
     }
