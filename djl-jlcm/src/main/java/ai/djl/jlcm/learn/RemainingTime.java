@@ -6,12 +6,15 @@ package ai.djl.jlcm.learn;
  * with its weights. Layer sizes differ by a thousand times within one model: BERT's word table
  * holds 23 M weights and its bias-sized layers a few hundred thousand, and the MNIST CNN's first
  * convolution 400 weights of 207 K. So neither a count of layers nor a count of weights alone
- * predicts the rest. Both parts are fitted by least squares, neither allowed below zero, and the
- * estimate is unknown until two layers of different sizes are done.
+ * predicts the rest. Both parts are fitted by least squares, neither allowed below zero. The
+ * estimate is unknown until two layers of different sizes are done, and while the layers left are
+ * on average larger than every layer done: the per-weight part is then an extrapolation from small
+ * layers (two convolutions of a few thousand weights predicted 10 times the MNIST CNN's real rest).
  */
 final class RemainingTime {
 
     private int layers;
+    private long largest;
     private double sumW;
     private double sumWW;
     private double sumT;
@@ -25,6 +28,7 @@ final class RemainingTime {
      */
     void add(long weights, double seconds) {
         layers++;
+        largest = Math.max(largest, weights);
         sumW += weights;
         sumWW += (double) weights * weights;
         sumT += seconds;
@@ -38,14 +42,14 @@ final class RemainingTime {
      * @param layersLeft the layers left
      * @param weightsLeft their weights in all
      * @return the estimate (0 when no layer is left), or {@code NaN} while the two parts cannot be
-     *     told apart
+     *     told apart or the layers left are larger on average than every layer done
      */
     double estimate(int layersLeft, long weightsLeft) {
         if (layersLeft == 0) {
             return 0;
         }
         double spread = layers * sumWW - sumW * sumW;
-        if (layers < 2 || spread <= 1e-9 * layers * sumWW) {
+        if (layers < 2 || spread <= 1e-9 * layers * sumWW || largest < (double) weightsLeft / layersLeft) {
             return Double.NaN;
         }
         double perWeight = (layers * sumWT - sumW * sumT) / spread;

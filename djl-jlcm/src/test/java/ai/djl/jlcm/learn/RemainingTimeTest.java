@@ -13,7 +13,7 @@ public class RemainingTimeTest {
         t.add(4_608, 2.004608);
         t.add(200_704, 2.200704);
         Assert.assertEquals(t.estimate(1, 1_280), 2.00128, 1e-9);
-        Assert.assertEquals(t.estimate(10, 23_000_000), 43.0, 1e-6);
+        Assert.assertEquals(t.estimate(10, 2_000_000), 22.0, 1e-6);
     }
 
     @Test
@@ -24,9 +24,14 @@ public class RemainingTimeTest {
         t.add(400, 16.7);
         Assert.assertTrue(Double.isNaN(t.estimate(3, 206_000)), "one layer: per-layer and per-weight costs are not told apart");
         t.add(4_608, 11.1);
-        // later layers cost more per layer than the fit's per-weight part is allowed to go below zero:
-        // the fit falls back to the mean time per layer
-        Assert.assertEquals(t.estimate(2, 201_984), 2 * (16.7 + 11.1) / 2, 1e-9);
+        // the two layers left hold 100 K weights on average: 20 times the largest done
+        Assert.assertTrue(Double.isNaN(t.estimate(2, 201_984)), "extrapolated from small layers");
+        // a second layer slower than the first: the per-weight part is negative, so the fit falls back
+        // to the mean time per layer
+        Assert.assertEquals(t.estimate(2, 8_000), 2 * (16.7 + 11.1) / 2, 1e-9);
+        t.add(200_704, 20.4);
+        // least squares through the three: 13.849 s a layer + 32.3 µs a weight
+        Assert.assertEquals(t.estimate(1, 1_280), 13.8909, 1e-3);
     }
 
     @Test
@@ -45,7 +50,7 @@ public class RemainingTimeTest {
         t.add(3_000, 3);
         // the line through both points crosses zero time at 1 400 weights: proportional fit instead
         double perWeight = (1_000 * 0.5 + 3_000 * 3.0) / (1e6 + 9e6);
-        Assert.assertEquals(t.estimate(2, 10_000), perWeight * 10_000, 1e-12);
+        Assert.assertEquals(t.estimate(2, 6_000), perWeight * 6_000, 1e-12);
         Assert.assertEquals(RemainingTime.format(Double.NaN), "ETA unknown");
         Assert.assertEquals(RemainingTime.format(12.4), "ETA 12 s");
     }
