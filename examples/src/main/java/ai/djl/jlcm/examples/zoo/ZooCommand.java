@@ -62,7 +62,8 @@ public final class ZooCommand implements Callable<Integer> {
             List.of("RTN", "KMEANS-1", "KMEANS-GROUPED", "KMEANS-GROUPED+BN", "GPTQ", "GPTQ-CODEBOOK", "JLCM");
 
     /** The methods a row can use; each also with the suffix {@value #BN}. */
-    private static final List<String> BASE_METHODS = List.of("RTN", "KMEANS-1", "KMEANS-GROUPED", "GPTQ", "GPTQ-CODEBOOK", "JLCM");
+    private static final List<String> BASE_METHODS =
+            List.of("RTN", "KMEANS-1", "KMEANS-GROUPED", "GPTQ", "GPTQ-CODEBOOK", "JLCM", "JLCM-SCALED");
 
     /** The suffix of a method followed by BatchNorm re-estimation on the calibration images. */
     static final String BN = "+BN";
@@ -88,7 +89,8 @@ public final class ZooCommand implements Callable<Integer> {
             split = ",",
             paramLabel = "M[,M...]",
             description = "RTN, KMEANS-1, KMEANS-GROUPED, GPTQ (GPTQ rounding onto RTN's per-channel grid), GPTQ-CODEBOOK"
-                    + " (onto KMEANS-GROUPED's codebooks), JLCM, each optionally with +BN (BatchNorm statistics re-estimated"
+                    + " (onto KMEANS-GROUPED's codebooks), JLCM, JLCM-SCALED (JLCM in SCALED mode: one codebook, a scale"
+                    + " per group), each optionally with +BN (BatchNorm statistics re-estimated"
                     + " on the 512 calibration images afterwards) (default: RTN,KMEANS-1,KMEANS-GROUPED,KMEANS-GROUPED+BN,"
                     + "GPTQ,GPTQ-CODEBOOK,JLCM)")
     List<String> methods = METHODS;
@@ -253,7 +255,7 @@ public final class ZooCommand implements Callable<Integer> {
      * Compresses a model in place.
      *
      * @param model the float model
-     * @param method RTN, KMEANS-1, KMEANS-GROUPED, GPTQ, GPTQ-CODEBOOK or JLCM, optionally with {@value #BN}
+     * @param method RTN, KMEANS-1, KMEANS-GROUPED, GPTQ, GPTQ-CODEBOOK, JLCM or JLCM-SCALED, optionally with {@value #BN}
      * @param b bits, unless {@code target} is given
      * @param target whole-model bits per parameter to allocate the layers' widths to, or null
      * @param data calibration source for the calibrated methods and {@value #BN} (may be null otherwise)
@@ -271,6 +273,9 @@ public final class ZooCommand implements Callable<Integer> {
         switch (method) {
             case "JLCM":
                 settings.optMethod(Method.JLCM);
+                break;
+            case "JLCM-SCALED":
+                settings.optMethod(Method.JLCM).optMode(CodebookMode.SCALED);
                 break;
             case "RTN":
                 settings.optMethod(Method.RTN);

@@ -3,7 +3,11 @@ package ai.djl.jlcm.examples.zoo;
 import ai.djl.Model;
 import ai.djl.jlcm.examples.cli.CliRun;
 import ai.djl.jlcm.examples.cli.ModelDirectories;
+import ai.djl.jlcm.examples.data.MnistData;
 import ai.djl.jlcm.export.ModelSize;
+import ai.djl.jlcm.nn.CodebookLinear;
+import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.jlcm.transform.BlockTree;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -81,6 +85,35 @@ public class ZooCommandTest {
         }
         Assert.assertEquals(ZooArchitecture.of("ResNet"), ZooArchitecture.RESNET);
         Assert.assertThrows(IllegalArgumentException.class, () -> ZooArchitecture.of("vgg"));
+    }
+
+    @Test
+    public void jlcmScaledLearnsScaledCodebooks() {
+        ZooCommand command = new ZooCommand();
+        command.methods = java.util.List.of("jlcm-scaled", "JLCM");
+        Assert.assertEquals(command.plan().methods(), java.util.List.of("JLCM-SCALED", "JLCM"));
+        java.util.Random random = new java.util.Random(5);
+        float[] images = new float[256 * 784];
+        for (int i = 0; i < images.length; i++) {
+            images[i] = random.nextFloat();
+        }
+        MnistData data = new MnistData("noise", 28, 28, images, new int[256], new float[784], new int[1]);
+        for (String method : new String[] {"JLCM-SCALED", "JLCM"}) {
+            try (Model model = Model.newInstance(ZooTraining.MODEL_NAME)) {
+                Block block = ZooArchitecture.MLP.build();
+                block.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 1, 28, 28));
+                model.setBlock(block);
+                ZooCommand.compress(model, method, 1, null, data);
+                java.util.List<CodebookMode> modes = new java.util.ArrayList<>();
+                for (Block b : BlockTree.of(block).blocks().values()) {
+                    if (b instanceof CodebookLinear) {
+                        modes.add(((CodebookLinear) b).getCodebookWeight().getMode());
+                    }
+                }
+                CodebookMode expected = method.equals("JLCM") ? CodebookMode.MULTI : CodebookMode.SCALED;
+                Assert.assertEquals(modes, java.util.Collections.nCopies(3, expected), method);
+            }
+        }
     }
 
     @Test
