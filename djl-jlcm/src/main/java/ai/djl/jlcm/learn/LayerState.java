@@ -22,7 +22,7 @@ import java.util.List;
 /**
  * The learning side state of one layer's {@link CodebookWeight}: the weight's own codebook and scale
  * parameters are the values learned, and this state adds one latent per weight in codebook units and
- * the Adam optimizers. The weight can drive its block while a unit learns ({@link
+ * the Adam optimizers. While a unit learns, the state drives the weight's block ({@link
  * CodebookWeight#learnWith}). The mapping of a weight is the codeword
  * nearest to its latent; with FROZEN and NEIGHBOURS mappings the mapping itself is held instead, and
  * NEIGHBOURS' latents stay zero: they only collect the loss's gradient at each weight. Mappings are
