@@ -1,7 +1,10 @@
 package ai.djl.jlcm;
 
 import ai.djl.Model;
+import ai.djl.jlcm.allocation.Allocation;
 import ai.djl.jlcm.allocation.BitAllocation;
+import ai.djl.jlcm.allocation.FisherInformation;
+import ai.djl.jlcm.allocation.Sensitivity;
 import ai.djl.jlcm.allocation.SizeBudget;
 import ai.djl.jlcm.learn.BatchNormStatistics;
 import ai.djl.jlcm.learn.FineTuneReport;
@@ -40,6 +43,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.function.Predicate;
 
 /**
@@ -76,9 +80,11 @@ public final class Jlcm {
     private final FloatSource source;
     private final Progress progress;
     private final Double targetBitsPerWeight;
+    private final Sensitivity sensitivity;
     private final FineTuning fineTune;
 
     private Jlcm(Builder b) {
+        sensitivity = b.sensitivity;
         fineTune = b.fineTune;
         workDir = b.workDir;
         source = b.source;
@@ -163,18 +169,15 @@ public final class Jlcm {
     }
 
     private JlcmReport compressAndRecalibrate(Block block, Iterable<NDList> calibration, NDManager manager) {
-        CompressionPlan plan =
-                targetBitsPerWeight == null
-                        ? this.plan
-                        : BitAllocation.allocate(block, this.plan, targetBitsPerWeight, source).applyTo(this.plan);
+        List<NDList> batches = new ArrayList<>();
+        calibration.forEach(batches::add);
+        CompressionPlan plan = targetBitsPerWeight == null ? this.plan : allocate(block, batches, manager).applyTo(this.plan);
         CodebookTransformer transformer = CodebookTransformer.builder().optPlan(plan).build();
         Map<String, LayerSettings> selected = transformer.selectedLayers(block);
         if (selected.isEmpty()) {
             throw new IllegalArgumentException("The layer selection matches no layer of the model");
         }
         boolean calibrated = selected.values().stream().anyMatch(l -> l.getMethod().isCalibrated());
-        List<NDList> batches = new ArrayList<>();
-        calibration.forEach(batches::add);
         if (fineTune != null && batches.isEmpty()) {
             throw new IllegalArgumentException("Fine-tuning needs calibration inputs");
         }
@@ -215,6 +218,22 @@ public final class Jlcm {
             }
             return report;
         }
+    }
+
+    /** The widths of the size target, from the sensitivity the builder chose. */
+    private Allocation allocate(Block block, List<NDList> batches, NDManager manager) {
+        FisherInformation fisher = null;
+        if (sensitivity == Sensitivity.FISHER) {
+            if (batches.isEmpty()) {
+                throw new IllegalArgumentException("A size target allocated by Fisher information needs calibration inputs");
+            }
+            Set<String> layers = CodebookTransformer.builder().optPlan(plan).build().selectedLayers(block).keySet();
+            // on one thread, so that a resumed run allocates the same widths (its plan must match)
+            try (SingleThreadedEngine hold = SingleThreadedEngine.hold(manager.getEngine())) {
+                fisher = FisherInformation.measure(block, layers, batches, source, plan.resolvedDefaults().getSeed(), manager);
+            }
+        }
+        return BitAllocation.allocate(block, plan, targetBitsPerWeight, source, fisher);
     }
 
     /**
@@ -286,6 +305,7 @@ public final class Jlcm {
         private FloatSource source;
         private Progress progress;
         private Double targetBitsPerWeight;
+        private Sensitivity sensitivity = Sensitivity.WEIGHT_ERROR;
         private FineTuning fineTune;
 
         Builder() {}
@@ -351,6 +371,21 @@ public final class Jlcm {
          */
         public Builder optTargetBitsPerWeight(double bitsPerWeight) {
             this.targetBitsPerWeight = SizeBudget.checkTarget(bitsPerWeight);
+            return this;
+        }
+
+        /**
+         * Sets how a size target ({@link #optTargetBitsPerWeight}) predicts each layer's loss at
+         * each width (default {@link Sensitivity#WEIGHT_ERROR}, data-free). {@link
+         * Sensitivity#FISHER} measures the float model's Fisher information on the calibration
+         * inputs first, one backward pass per sample on one engine thread, with the whole float model
+         * resident (a float source's stages are all loaded for it, then released).
+         *
+         * @param sensitivity the sensitivity
+         * @return this builder
+         */
+        public Builder optSensitivity(Sensitivity sensitivity) {
+            this.sensitivity = Objects.requireNonNull(sensitivity, "sensitivity");
             return this;
         }
 

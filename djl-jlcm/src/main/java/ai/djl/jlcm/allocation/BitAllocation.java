@@ -3,7 +3,6 @@ package ai.djl.jlcm.allocation;
 import ai.djl.jlcm.codebook.KMeansQuantizer;
 import ai.djl.jlcm.codebook.WeightQuantizer;
 import ai.djl.jlcm.export.ModelSize;
-import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.nn.CompressedWeight;
 import ai.djl.jlcm.pipeline.FloatSource;
 import ai.djl.jlcm.pipeline.Stage;
@@ -31,6 +30,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.IntFunction;
 
 /**
  * Allocates index widths to the layers a plan compresses so that the whole model, as {@link
@@ -44,14 +44,18 @@ import java.util.Map;
  * bound for JLCM, whose grouping may form fewer groups), indices, group ids, codebooks and scales
  * included.
  *
- * <p>Sensitivity, data-free: the layer's relative quantization error {@code ‖W − Ŵ_b‖² / ‖W‖²} at
- * width {@code b}, with {@code Ŵ_b} the data-free quantization of its method (k-means for JLCM and
- * GPTQ-codebook, whose initialization it is; RTN's grid for GPTQ). It is the layer's relative output
- * error for inputs of uncorrelated, equal-power features, and does not depend on the weight's scale
- * (which a following normalization undoes). Layers of more than {@value #SAMPLE_WEIGHTS} weights
- * are measured on that many of their rows, evenly spaced (BERT's word table: 341 of 30 522), which
- * bounds the cost to about one k-means of that size per layer and width. The widths minimize the
- * sum over layers ({@link BitAllocator}).
+ * <p>Sensitivity: with {@code Ŵ_b} the data-free quantization of the layer's method at width {@code
+ * b} (k-means for JLCM and GPTQ-codebook, whose initialization it is; RTN's grid for GPTQ), either
+ * the relative error {@code ‖W − Ŵ_b‖² / ‖W‖²} ({@link Sensitivity#WEIGHT_ERROR}, data-free: the
+ * layer's relative output error for inputs of uncorrelated, equal-power features, independent of the
+ * weight's scale), or the error weighted by each weight's Fisher information, {@code Σ F_i (W_i −
+ * Ŵ_b,i)²} ({@link Sensitivity#FISHER}, from a {@link FisherInformation} measured on calibration
+ * inputs: a prediction of the change of the model's output distribution, comparable across layers of
+ * any size). Layers of more than {@value #SAMPLE_WEIGHTS} weights are measured on that many of their
+ * rows ({@link RowSample}; BERT's word table: 341 of 30 522): evenly spaced for the relative error,
+ * drawn by their Fisher mass for the Fisher-weighted error (each row weighted so that the sum
+ * estimates the whole layer's), which bounds the cost to about one k-means of that size per layer
+ * and width. The widths minimize the sum over layers ({@link BitAllocator}).
  */
 public final class BitAllocation {
 
@@ -90,6 +94,25 @@ public final class BitAllocation {
      *     layer at 1 bit gives (the message names that minimum)
      */
     public static Allocation allocate(Block root, CompressionPlan plan, double targetBitsPerWeight, FloatSource source) {
+        return allocate(root, plan, targetBitsPerWeight, source, null);
+    }
+
+    /**
+     * Allocates widths from 1 to 8 bits to the layers {@code plan} compresses, each layer's
+     * quantization error weighted by the Fisher information of its weights.
+     *
+     * @param root the model's initialized block tree
+     * @param plan the plan (its methods, groups and modes; its bits are replaced)
+     * @param targetBitsPerWeight the whole-model target
+     * @param source the model's float source, or null if the weights are in the tree
+     * @param fisher the Fisher information of the float model's layers ({@link
+     *     FisherInformation#measure}), or null for the data-free relative error
+     * @return the widths
+     * @throws IllegalArgumentException if the plan selects no layer, the target is below what every
+     *     layer at 1 bit gives (the message names that minimum), or {@code fisher} lacks a layer
+     */
+    public static Allocation allocate(
+            Block root, CompressionPlan plan, double targetBitsPerWeight, FloatSource source, FisherInformation fisher) {
         Map<String, LayerSettings> selected = CodebookTransformer.builder().optPlan(plan).build().selectedLayers(root);
         if (selected.isEmpty()) {
             throw new IllegalArgumentException("The layer selection matches no layer of the model");
@@ -121,7 +144,15 @@ public final class BitAllocation {
             try {
                 for (String path : owned) {
                     Block layer = tree.get(path);
-                    byPath.put(path, new ModelLayer(path, layer, selected.get(path), places.get(layer.getDirectParameters().get("weight"))));
+                    RowSample rows = null;
+                    if (fisher != null) {
+                        rows = fisher.of(path);
+                        if (rows == null) {
+                            throw new IllegalArgumentException("The Fisher information has no values for layer '" + path + "'");
+                        }
+                    }
+                    IntFunction<LayerSettings> atWidth = bits -> plan.resolve(path, layer, bits);
+                    byPath.put(path, new ModelLayer(path, layer, atWidth, places.get(layer.getDirectParameters().get("weight")), rows));
                 }
             } finally {
                 if (source != null) {
@@ -138,8 +169,9 @@ public final class BitAllocation {
         }
         Allocation allocation = new BitAllocator(CompressedWeight.MIN_BITS, CompressedWeight.MAX_BITS).allocate(layers, budget);
         logger.info(
-                "Allocated widths for {} bits/weight: {} layers, {} bits/weight for the whole model, predicted error {}",
+                "Allocated widths for {} bits/weight ({}): {} layers, {} bits/weight for the whole model, predicted error {}",
                 targetBitsPerWeight,
+                fisher == null ? Sensitivity.WEIGHT_ERROR : Sensitivity.FISHER,
                 layers.size(),
                 String.format(Locale.ROOT, "%.4f", allocation.bitsPerWeight()),
                 String.format(Locale.ROOT, "%.5f", allocation.predictedError()));
@@ -163,36 +195,36 @@ public final class BitAllocation {
 
         private final String path;
         private final Shape shape;
-        /** Evenly spaced whole rows of the weight, at most {@value #SAMPLE_WEIGHTS} values. */
+        /** The sampled rows' weights, at most {@value #SAMPLE_WEIGHTS} values. */
         private final float[] sample;
         private final Shape sampleShape;
-        private final LayerSettings settings;
+        private final RowSample rows;
+        /** The layer's settings at each width (the plan's mode may depend on it). */
+        private final IntFunction<LayerSettings> atWidth;
         private final int places;
         private final WeightQuantizer quantizer;
-        private final CodebookMode mode;
-        private final int groups;
 
-        ModelLayer(String path, Block layer, LayerSettings settings, int places) {
+        /**
+         * A layer; {@code fisherRows} are the rows drawn by their Fisher mass, with their Fisher
+         * information, or null to measure the relative error on evenly spaced rows.
+         */
+        ModelLayer(String path, Block layer, IntFunction<LayerSettings> atWidth, int places, RowSample fisherRows) {
             this.path = path;
-            this.settings = settings;
+            this.atWidth = atWidth;
             this.places = places;
             shape = layer.getDirectParameters().get("weight").getArray().getShape();
-            Method method = settings.getMethod();
+            Method method = atWidth.apply(CompressedWeight.MIN_BITS).getMethod();
             quantizer = method == Method.JLCM ? new KMeansQuantizer() : WeightQuantizer.of(method);
-            // the stored form (mode, groups) depends on the rows only: read it from the first column
             long rows = shape.get(0);
-            float[] column = new float[Math.toIntExact(rows)];
-            CompressedWeight form = quantizer.quantize(column, new Shape(rows, 1), settings.toBuilder().optBits(CompressedWeight.MIN_BITS).build());
-            mode = form.getMode();
-            groups = form.getGroups();
             float[] all = Replacements.denseWeight(path, layer);
             int cols = Math.toIntExact(all.length / rows);
-            int sampled = (int) Math.max(1, Math.min(rows, SAMPLE_WEIGHTS / cols));
-            sample = new float[sampled * cols];
-            for (int i = 0; i < sampled; i++) {
-                System.arraycopy(all, (int) ((long) i * rows / sampled) * cols, sample, i * cols, cols);
+            this.rows = fisherRows != null ? fisherRows : RowSample.evenlySpaced(rows, cols, SAMPLE_WEIGHTS);
+            int[] sampled = this.rows.rows();
+            sample = new float[sampled.length * cols];
+            for (int i = 0; i < sampled.length; i++) {
+                System.arraycopy(all, sampled[i] * cols, sample, i * cols, cols);
             }
-            sampleShape = new Shape(sampled, cols);
+            sampleShape = new Shape(sampled.length, cols);
         }
 
         @Override
@@ -202,23 +234,35 @@ public final class BitAllocation {
 
         @Override
         public long storedBits(int bits) {
-            return places * CompressedWeight.storedBits(shape, bits, mode, groups);
+            // the stored form (mode, groups) depends on the rows only: read it from the first column
+            long rows = shape.get(0);
+            CompressedWeight form = quantizer.quantize(new float[Math.toIntExact(rows)], new Shape(rows, 1), atWidth.apply(bits));
+            return places * CompressedWeight.storedBits(shape, bits, form.getMode(), form.getGroups());
         }
 
         /**
-         * {@inheritDoc} The relative error of the layer's quantization at this width, on evenly
-         * spaced whole rows of at most {@value #SAMPLE_WEIGHTS} weights.
+         * {@inheritDoc} The relative error of the layer's quantization at this width, or its
+         * Fisher-weighted error scaled to all rows, on evenly spaced whole rows of at most {@value
+         * #SAMPLE_WEIGHTS} weights.
          */
         @Override
         public double error(int bits) {
             float[] w = sample;
-            float[] decoded = quantizer.quantize(w, sampleShape, settings.toBuilder().optBits(bits).build()).decode();
+            if (w.length == 0) {
+                return 0; // no row has Fisher information: no width changes the output
+            }
+            float[] decoded = quantizer.quantize(w, sampleShape, atWidth.apply(bits)).decode();
+            float[] fisher = rows.fisher();
+            int cols = Math.toIntExact(sampleShape.get(1));
             double diff = 0;
             double norm = 0;
             for (int i = 0; i < w.length; i++) {
                 double d = w[i] - decoded[i];
-                diff += d * d;
+                diff += fisher == null ? d * d : rows.weights()[i / cols] * fisher[i] * d * d;
                 norm += (double) w[i] * w[i];
+            }
+            if (fisher != null) {
+                return diff;
             }
             return norm == 0 ? 0 : diff / norm;
         }

@@ -105,6 +105,27 @@ public class CompressionPlanTest {
     }
 
     @Test
+    public void jlcmAtOneBitIsScaledUnlessTheModeIsSet() {
+        CompressionPlan unset = CompressionPlan.of(LayerSettings.builder().optMethod(Method.JLCM).optBits(1).build());
+        Assert.assertEquals(unset.resolve("a", LINEAR).getMode(), CodebookMode.SCALED);
+        Assert.assertEquals(unset.resolve("a", LINEAR, 2).getMode(), CodebookMode.MULTI);
+        Assert.assertEquals(CompressionPlan.of(LayerSettings.builder().optMethod(Method.JLCM).optBits(2).build()).resolve("a", LINEAR, 1).getMode(),
+                CodebookMode.SCALED, "the width of an allocation's rule counts");
+        Assert.assertEquals(CompressionPlan.of(LayerSettings.builder().optMethod(Method.KMEANS).optBits(1).build()).resolve("a", LINEAR).getMode(),
+                CodebookMode.MULTI, "data-free k-means keeps a codebook per group");
+
+        CompressionPlan multi = CompressionPlan.of(LayerSettings.builder().optMethod(Method.JLCM).optBits(1).optMode(CodebookMode.MULTI).build());
+        Assert.assertEquals(multi.resolve("a", LINEAR).getMode(), CodebookMode.MULTI);
+        CompressionPlan byRule = unset.toBuilder().optForPath("^b$", LayerSettings.builder().optMode(CodebookMode.MULTI).build()).build();
+        Assert.assertEquals(byRule.resolve("b", LINEAR).getMode(), CodebookMode.MULTI);
+        Assert.assertEquals(byRule.resolve("a", LINEAR).getMode(), CodebookMode.SCALED);
+        // a plan that sets MULTI resolves otherwise at 1 bit: its canonical text (cache and checkpoint keys) differs
+        Assert.assertNotEquals(unset.toString(), multi.toString());
+        Assert.assertNotEquals(unset, multi);
+        Assert.assertEquals(unset.resolvedDefaults().getMode(), multi.resolvedDefaults().getMode());
+    }
+
+    @Test
     public void skippedLayersAndLayerTypes() {
         CompressionPlan plan =
                 CompressionPlan.builder()

@@ -2,10 +2,11 @@ package ai.djl.jlcm.examples.bert;
 
 import ai.djl.Model;
 import ai.djl.jlcm.Jlcm;
-import ai.djl.jlcm.allocation.BitAllocation;
+import ai.djl.jlcm.allocation.Sensitivity;
 import ai.djl.jlcm.examples.cli.FineTuneOptions;
 import ai.djl.jlcm.examples.cli.MappingConverter;
 import ai.djl.jlcm.examples.cli.ModelDirectories;
+import ai.djl.jlcm.examples.cli.SensitivityConverter;
 import ai.djl.jlcm.examples.cli.StderrProgressBar;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
 import ai.djl.jlcm.export.ModelDirectory;
@@ -80,6 +81,14 @@ final class BertCompressCommand implements Callable<Integer> {
             description = "allocate each layer's width (1-8 bits) so that the whole model stores at most B bits per"
                     + " parameter, every array counted (the JSON's bits_per_weight); replaces --bits")
     Double targetBits;
+
+    @Option(
+            names = "--sensitivity",
+            converter = SensitivityConverter.class,
+            description = "with --target-bits, what a layer's width is predicted to cost: weight (its relative"
+                    + " quantization error, data-free) or fisher (its error weighted by the float model's Fisher"
+                    + " information on the calibration sequences) (default: weight)")
+    Sensitivity sensitivity = Sensitivity.WEIGHT_ERROR;
 
     @Option(
             names = "--method",
@@ -162,6 +171,9 @@ final class BertCompressCommand implements Callable<Integer> {
         }
         if (targetBits != null && !(targetBits > 0 && targetBits < 32)) {
             throw new IllegalArgumentException("--target-bits must be above 0 and below 32, got " + targetBits);
+        }
+        if (targetBits == null && sensitivity != Sensitivity.WEIGHT_ERROR) {
+            throw new IllegalArgumentException("--sensitivity applies to --target-bits only");
         }
         if (!METHODS.contains(method.toLowerCase(Locale.ROOT))) {
             throw new IllegalArgumentException("--method must be rtn, kmeans, jlcm, gptq or gptq-codebook, got " + method);
@@ -249,19 +261,17 @@ final class BertCompressCommand implements Callable<Integer> {
             if (CodebookTransformer.builder().optPlan(plan).build().selectedLayers(model.getBlock()).isEmpty()) {
                 throw new IllegalArgumentException("--layers " + layers + " matches no Linear layer");
             }
-            if (targetBits != null) {
-                plan = BitAllocation.allocate(model.getBlock(), plan, targetBits, bert.source()).applyTo(plan);
-            }
             List<NDList> calibration = null;
             NDManager calibrationManager = null;
             try {
-                if (plan.usesCalibration()) {
+                if (plan.usesCalibration() || (targetBits != null && sensitivity == Sensitivity.FISHER)) {
                     calibrationManager = model.getNDManager().newSubManager();
                     calibration = calibration(fetcher, tokens, calibrationManager);
                 }
                 long start = System.nanoTime();
                 JlcmReport report =
-                        compress(model, plan, calibration == null ? List.of() : calibration, !wholeNetwork, bert.source(), work, fineTuneOptions.settings());
+                        compress(model, plan, calibration == null ? List.of() : calibration, !wholeNetwork, bert.source(), work,
+                                fineTuneOptions.settings(), targetBits, sensitivity);
                 layerReports = report.layers();
                 fineTune = report.fineTune();
                 stageReports = report.stages();
@@ -350,6 +360,7 @@ final class BertCompressCommand implements Callable<Integer> {
         json.addProperty("bits", bits);
         if (targetBits != null) {
             json.addProperty("target_bits_per_weight", targetBits);
+            json.addProperty("sensitivity", SensitivityConverter.name(sensitivity));
         }
         json.addProperty("bits_per_weight", wholeBits);
         json.addProperty("bits_per_compressed_weight", size.bitsPerWeight());
@@ -457,12 +468,18 @@ final class BertCompressCommand implements Callable<Integer> {
      * @param source the model's float source ({@link PretrainedBert#open}), or null if it is loaded
      * @param work the work directory of the stage checkpoints, or null for none
      * @param fineTune the fine-tuning settings, or null for none
+     * @param targetBits the whole-model size target whose widths replace the plan's bits, or null
+     * @param sensitivity how the size target's allocation predicts each layer's cost
      * @return the report
      */
     static JlcmReport compress(
             Model model, CompressionPlan plan, List<NDList> calibration, boolean staged, FloatSource source, Path work,
-            FineTuning fineTune) {
-        return Jlcm.builder()
+            FineTuning fineTune, Double targetBits, Sensitivity sensitivity) {
+        Jlcm.Builder jlcm = Jlcm.builder();
+        if (targetBits != null) {
+            jlcm.optTargetBitsPerWeight(targetBits).optSensitivity(sensitivity);
+        }
+        return jlcm
                 .optFineTune(fineTune)
                 .optPlan(plan)
                 .optStaged(staged)

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Activation;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 
@@ -67,12 +68,14 @@ public final class Gelu extends AbstractBlock {
      * The tanh form: {@code 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))}.
      *
      * @param x the input
-     * @param training whether gradients may flow (a training pass): then no operand autograd keeps
-     *     is updated in place
+     * @param training whether this is a training pass: then, as whenever autograd records (a
+     *     gradient collector is open, whatever the pass), no operand autograd keeps is updated in
+     *     place. DJL's {@code hasGradient()} cannot tell: it is false for every array computed from
+     *     one that requires a gradient.
      * @return the activation, in {@code x}'s manager
      */
     public static NDArray geluTanh(NDArray x, boolean training) {
-        if (!training && !x.hasGradient()) {
+        if (!training && !JniUtils.isGradMode()) {
             // inference: two new arrays, updated in place (each temporary of an activation-sized
             // array costs an allocation that shows in the wall time)
             NDArray inner = x.mul(x);

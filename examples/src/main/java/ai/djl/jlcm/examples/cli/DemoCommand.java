@@ -2,6 +2,7 @@ package ai.djl.jlcm.examples.cli;
 
 import ai.djl.Model;
 import ai.djl.jlcm.Jlcm;
+import ai.djl.jlcm.allocation.Sensitivity;
 import ai.djl.jlcm.examples.data.MnistData;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
 import ai.djl.jlcm.examples.mnist.MnistTraining;
@@ -11,12 +12,15 @@ import ai.djl.jlcm.export.ModelSize;
 import ai.djl.jlcm.learn.FineTuneReport;
 import ai.djl.jlcm.learn.JlcmReport;
 import ai.djl.jlcm.learn.MappingUpdate;
+import ai.djl.jlcm.nn.CodebookBlock;
 import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.plan.CompressionPlan;
 import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.jlcm.plan.Method;
+import ai.djl.jlcm.transform.BlockTree;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Block;
 import ai.djl.repository.zoo.ZooModel;
 
 import com.google.gson.JsonObject;
@@ -28,6 +32,8 @@ import picocli.CommandLine.Option;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
 
 /**
@@ -55,6 +61,14 @@ final class DemoCommand implements Callable<Integer> {
     Double targetBits;
 
     @Option(
+            names = "--sensitivity",
+            converter = SensitivityConverter.class,
+            description = "with --target-bits, what a layer's width is predicted to cost: weight (its relative"
+                    + " quantization error, data-free) or fisher (its error weighted by the float model's Fisher"
+                    + " information on the calibration images) (default: weight)")
+    Sensitivity sensitivity = Sensitivity.WEIGHT_ERROR;
+
+    @Option(
             names = "--method",
             description = "compression method: ${COMPLETION-CANDIDATES} (default: jlcm)",
             converter = MethodConverter.class,
@@ -66,9 +80,10 @@ final class DemoCommand implements Callable<Integer> {
 
     @Option(
             names = "--mode",
-            description = "codebook mode for kmeans and jlcm: scaled or multi (default: multi)",
+            description = "codebook mode for kmeans and jlcm: scaled or multi (default: the library's, multi; scaled"
+                    + " for jlcm at 1 bit)",
             converter = ModeConverter.class)
-    CodebookMode mode = CodebookMode.MULTI;
+    CodebookMode mode;
 
     @Option(
             names = "--mapping",
@@ -127,6 +142,9 @@ final class DemoCommand implements Callable<Integer> {
         if (targetBits != null && !(targetBits > 0 && targetBits < 32)) {
             throw new IllegalArgumentException("--target-bits must be above 0 and below 32, got " + targetBits);
         }
+        if (targetBits == null && sensitivity != Sensitivity.WEIGHT_ERROR) {
+            throw new IllegalArgumentException("--sensitivity applies to --target-bits only");
+        }
         if (groups < 1) {
             throw new IllegalArgumentException("--groups must be positive, got " + groups);
         }
@@ -169,10 +187,12 @@ final class DemoCommand implements Callable<Integer> {
         float accuracy;
         ModelSize size;
         TextTable layerTable;
+        String modes;
         try (ZooModel<NDList, NDList> reloaded = ModelDirectories.load(dir)) {
             accuracy = MnistTraining.accuracy(reloaded, data);
             size = ModelSize.of(reloaded.getBlock());
             layerTable = InspectCommand.layerTable(reloaded.getBlock());
+            modes = modes(reloaded.getBlock());
         }
         long fileBytes = ModelDirectories.paramsBytes(dir);
 
@@ -182,7 +202,7 @@ final class DemoCommand implements Callable<Integer> {
         table.add("float", "-", 32, "32.000", "32.000", floatSize.storedBytes(), floatFileBytes, pct(floatAccuracy));
         table.add(
                 "compressed, reloaded",
-                describe(),
+                describe(modes),
                 targetBits == null ? bits : "<= " + targetBits,
                 String.format(Locale.ROOT, "%.3f", size.bitsPerWeight()),
                 String.format(Locale.ROOT, "%.3f", size.modelBitsPerWeight()),
@@ -207,10 +227,11 @@ final class DemoCommand implements Callable<Integer> {
             json.addProperty("bits", bits);
         } else {
             json.addProperty("target_bits_per_weight", targetBits);
+            json.addProperty("sensitivity", SensitivityConverter.name(sensitivity));
         }
         if (method != Method.RTN) {
             json.addProperty("groups", groups);
-            json.addProperty("mode", mode.name().toLowerCase(Locale.ROOT));
+            json.addProperty("mode", modes);
         }
         if (method == Method.JLCM) {
             json.addProperty("mapping", mapping.name().toLowerCase(Locale.ROOT));
@@ -231,23 +252,24 @@ final class DemoCommand implements Callable<Integer> {
 
     /** Compresses the model in place with the chosen method; returns the number of layers. */
     private int compress(Model model, MnistData data) {
-        CompressionPlan plan =
-                CompressionPlan.of(
-                        LayerSettings.builder()
-                                .optMethod(method)
-                                .optBits(bits)
-                                .optGroups(groups)
-                                .optMode(mode)
-                                .optMapping(mapping)
-                                .optNeighbourMoves(neighbourMoves)
-                                .optSteps(steps)
-                                .optLearningRates(1e-3f, 1e-3f, latentRate)
-                                .optEdgePhi(edgePhi)
-                                .optPhiOnStep(!phiOnGradient)
-                                .build());
+        LayerSettings.Builder settings =
+                LayerSettings.builder()
+                        .optMethod(method)
+                        .optBits(bits)
+                        .optGroups(groups)
+                        .optMapping(mapping)
+                        .optNeighbourMoves(neighbourMoves)
+                        .optSteps(steps)
+                        .optLearningRates(1e-3f, 1e-3f, latentRate)
+                        .optEdgePhi(edgePhi)
+                        .optPhiOnStep(!phiOnGradient);
+        if (mode != null) {
+            settings.optMode(mode);
+        }
+        CompressionPlan plan = CompressionPlan.of(settings.build());
         try (NDManager m = model.getNDManager().newSubManager()) {
             List<NDList> calibration =
-                    plan.usesCalibration() || fineTuneOptions.enabled() ? Calibration.batches(data, m, Math.min(calibrationSamples, data.trainSize())) : List.of();
+                    plan.usesCalibration() || fineTuneOptions.enabled() || sensitivity == Sensitivity.FISHER ? Calibration.batches(data, m, Math.min(calibrationSamples, data.trainSize())) : List.of();
             Jlcm.Builder jlcm =
                     Jlcm.builder()
                             .optPlan(plan)
@@ -255,7 +277,7 @@ final class DemoCommand implements Callable<Integer> {
                             .optDeterministic(deterministic)
                             .optFineTune(fineTuneOptions.settings());
             if (targetBits != null) {
-                jlcm.optTargetBitsPerWeight(targetBits);
+                jlcm.optTargetBitsPerWeight(targetBits).optSensitivity(sensitivity);
             }
             JlcmReport report = jlcm.build().compress(model, calibration);
             fineTune = report.fineTune();
@@ -268,8 +290,18 @@ final class DemoCommand implements Callable<Integer> {
         return targetBits == null ? bits + "bit" : "t" + targetBits;
     }
 
-    private String describe() {
-        String lower = mode.name().toLowerCase(Locale.ROOT);
+    /** The codebook modes of a model's compressed layers, as options spell them: {@code multi}, {@code scaled,multi}. */
+    private static String modes(Block root) {
+        Set<String> modes = new TreeSet<>();
+        BlockTree.of(root).blocks().values().forEach(b -> {
+            if (b instanceof CodebookBlock) {
+                modes.add(((CodebookBlock) b).getCodebookWeight().getMode().name().toLowerCase(Locale.ROOT));
+            }
+        });
+        return String.join(",", modes);
+    }
+
+    private String describe(String lower) {
         switch (method) {
             case KMEANS:
                 return "kmeans G=" + groups + " " + lower;

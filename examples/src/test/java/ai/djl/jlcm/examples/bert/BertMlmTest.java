@@ -414,6 +414,26 @@ public class BertMlmTest {
         }
     }
 
+    @Test
+    public void geluKeepsItsGradientInAnInferencePassThatAutogradRecords() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            float[][] gradients = new float[2][];
+            for (int pass = 0; pass < 2; pass++) {
+                NDArray w = m.linspace(-3f, 3f, 61);
+                w.setRequiresGradient(true);
+                try (ai.djl.training.GradientCollector gc = m.getEngine().newGradientCollector()) {
+                    // an intermediate array: DJL's hasGradient() is false for it although gradients flow
+                    NDArray x = w.mul(w);
+                    gc.backward(Gelu.geluTanh(x, pass == 1).sum());
+                }
+                gradients[pass] = w.getGradient().toFloatArray();
+            }
+            // an inference pass under a collector (the Fisher information's) differentiates as a training one
+            Assert.assertEquals(gradients[0], gradients[1]);
+            Assert.assertTrue(gradients[0][60] > 5.9f, "d gelu(w²)/dw at w = 3: " + gradients[0][60]);
+        }
+    }
+
     private Map<String, ai.djl.jlcm.nn.CompressedWeight> jlcm(TensorBundle bundle, boolean staged) throws IOException {
         try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX)) {
             return jlcm(model, ai.djl.jlcm.Jlcm.builder().optStaged(staged));
@@ -613,7 +633,7 @@ public class BertMlmTest {
             try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
                     NDManager m = NDManager.newBaseManager()) {
                 List<NDList> calibration = List.of(inputs(m, ids(4, 10, 40, 1)));
-                ai.djl.jlcm.learn.JlcmReport report = BertCompressCommand.compress(model, plan, calibration, true, null, null, null);
+                ai.djl.jlcm.learn.JlcmReport report = BertCompressCommand.compress(model, plan, calibration, true, null, null, null, null, null);
                 Assert.assertEquals(report.dataFree().size(), 1, method);
                 ReplacedLayer table = report.dataFree().get(0);
                 Assert.assertEquals(table.path(), BertCompressCommand.WORD_TABLE);
