@@ -21,7 +21,8 @@ public interface AllocationLayer {
 
     /**
      * Returns the layer's predicted loss at a width (its sensitivity); lower is better, and it should
-     * not grow with the width. Called lazily, only for the widths the allocator considers.
+     * not grow with the width. Called only for the widths the allocator considers, possibly from
+     * several threads at once for different layers.
      *
      * @param bits the index width
      * @return the predicted loss

@@ -113,6 +113,7 @@ public final class BitAllocation {
      */
     public static Allocation allocate(
             Block root, CompressionPlan plan, double targetBitsPerWeight, FloatSource source, FisherInformation fisher) {
+        long start = System.nanoTime();
         Map<String, LayerSettings> selected = CodebookTransformer.builder().optPlan(plan).build().selectedLayers(root);
         if (selected.isEmpty()) {
             throw new IllegalArgumentException("The layer selection matches no layer of the model");
@@ -140,7 +141,9 @@ public final class BitAllocation {
             if (owned.isEmpty()) {
                 continue;
             }
-            load(source, stage);
+            if (fisher == null) {
+                load(source, stage); // the Fisher information holds its rows' values
+            }
             try {
                 for (String path : owned) {
                     Block layer = tree.get(path);
@@ -155,7 +158,7 @@ public final class BitAllocation {
                     byPath.put(path, new ModelLayer(path, layer, atWidth, places.get(layer.getDirectParameters().get("weight")), rows));
                 }
             } finally {
-                if (source != null) {
+                if (source != null && fisher == null) {
                     source.release(stage);
                 }
             }
@@ -169,12 +172,13 @@ public final class BitAllocation {
         }
         Allocation allocation = new BitAllocator(CompressedWeight.MIN_BITS, CompressedWeight.MAX_BITS).allocate(layers, budget);
         logger.info(
-                "Allocated widths for {} bits/weight ({}): {} layers, {} bits/weight for the whole model, predicted error {}",
+                "Allocated widths for {} bits/weight ({}): {} layers, {} bits/weight for the whole model, predicted error {}, in {} s",
                 targetBitsPerWeight,
                 fisher == null ? Sensitivity.WEIGHT_ERROR : Sensitivity.FISHER,
                 layers.size(),
                 String.format(Locale.ROOT, "%.4f", allocation.bitsPerWeight()),
-                String.format(Locale.ROOT, "%.5f", allocation.predictedError()));
+                String.format(Locale.ROOT, "%.5f", allocation.predictedError()),
+                String.format(Locale.ROOT, "%.1f", (System.nanoTime() - start) / 1e9));
         allocation.bits().forEach((path, bits) -> logger.info("  {}: {} bits", path, bits));
         return allocation;
     }
@@ -216,15 +220,20 @@ public final class BitAllocation {
             Method method = atWidth.apply(CompressedWeight.MIN_BITS).getMethod();
             quantizer = method == Method.JLCM ? new KMeansQuantizer() : WeightQuantizer.of(method);
             long rows = shape.get(0);
-            float[] all = Replacements.denseWeight(path, layer);
-            int cols = Math.toIntExact(all.length / rows);
-            this.rows = fisherRows != null ? fisherRows : RowSample.evenlySpaced(rows, cols, SAMPLE_WEIGHTS);
-            int[] sampled = this.rows.rows();
-            sample = new float[sampled.length * cols];
-            for (int i = 0; i < sampled.length; i++) {
-                System.arraycopy(all, sampled[i] * cols, sample, i * cols, cols);
+            int cols = Math.toIntExact(shape.size() / rows);
+            if (fisherRows != null) {
+                this.rows = fisherRows;
+                sample = fisherRows.values();
+            } else {
+                float[] all = Replacements.denseWeight(path, layer);
+                this.rows = RowSample.evenlySpaced(rows, cols, SAMPLE_WEIGHTS);
+                int[] sampled = this.rows.rows();
+                sample = new float[sampled.length * cols];
+                for (int i = 0; i < sampled.length; i++) {
+                    System.arraycopy(all, sampled[i] * cols, sample, i * cols, cols);
+                }
             }
-            sampleShape = new Shape(sampled.length, cols);
+            sampleShape = new Shape(this.rows.rows().length, cols);
         }
 
         @Override

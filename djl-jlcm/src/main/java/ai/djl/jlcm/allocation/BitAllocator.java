@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.stream.IntStream;
 
 /**
  * Chooses one index width per layer so that the whole model's stored bits stay within a {@link
@@ -19,7 +20,8 @@ import java.util.Map;
  * greedy by marginal gain per bit was tried first: on the MNIST CNN, whose one large layer holds 97 %
  * of the weights, it spent the budget on the small layers' cheap steps and then could not afford the
  * large layer's step, ending 0.4 bits/weight below the target. A layer's loss is asked only for the
- * widths whose size fits the budget.
+ * widths whose size fits the budget, for several layers at once ({@link AllocationLayer#error} must
+ * be thread-safe).
  */
 public final class BitAllocator {
 
@@ -80,15 +82,18 @@ public final class BitAllocator {
         int capacity = (int) (spare / unit);
         long[][] extra = new long[n][widths];
         double[][] error = new double[n][widths];
-        double[] best = new double[capacity + 1];
-        byte[][] choice = new byte[n][capacity + 1];
-        for (int i = 0; i < n; i++) {
+        // the layers' losses are independent (a k-means each): computed on all cores
+        IntStream.range(0, n).parallel().forEach(i -> {
             AllocationLayer l = layers.get(i);
             long base = l.storedBits(minBits);
             for (int w = 0; w < widths; w++) {
                 extra[i][w] = l.storedBits(minBits + w) - base;
                 error[i][w] = extra[i][w] <= spare ? l.error(minBits + w) : Double.NaN;
             }
+        });
+        double[] best = new double[capacity + 1];
+        byte[][] choice = new byte[n][capacity + 1];
+        for (int i = 0; i < n; i++) {
             double[] next = new double[capacity + 1];
             Arrays.fill(next, Double.POSITIVE_INFINITY);
             for (int w = 0; w < widths && extra[i][w] <= spare; w++) {

@@ -41,7 +41,7 @@ import java.util.Random;
  * samples' cross terms). The squares are summed in engine memory, one array the size of each
  * measured weight; then each layer keeps the rows the allocation measures, drawn by their Fisher mass
  * ({@link RowSample#byMass}: the few rows that carry most of it, such as a word table's frequent
- * tokens, are sure to be in). The draws of labels come from {@code new Random(seed)}; run the engine
+ * tokens, are sure to be in), with their values, so the allocation needs no float weight again. The draws of labels come from {@code new Random(seed)}; run the engine
  * on one thread for a bit-reproducible result.
  */
 public final class FisherInformation {
@@ -154,14 +154,14 @@ public final class FisherInformation {
             }
             Map<String, RowSample> out = new LinkedHashMap<>();
             for (Map.Entry<String, NDArray> e : weights.entrySet()) {
-                out.put(e.getKey(), sample(sums.get(e.getValue()), samples, held));
+                out.put(e.getKey(), sample(e.getValue(), sums.get(e.getValue()), samples, held));
             }
             return new FisherInformation(out, samples);
         }
     }
 
-    /** The rows of a layer drawn by their Fisher mass, with their Fisher information. */
-    private static RowSample sample(NDArray sum, int samples, NDManager manager) {
+    /** The rows of a layer drawn by their Fisher mass, with their values and Fisher information. */
+    private static RowSample sample(NDArray weight, NDArray sum, int samples, NDManager manager) {
         try (NDManager scope = manager.newSubManager()) {
             Shape shape = sum.getShape();
             long rows = shape.get(0);
@@ -177,8 +177,13 @@ public final class FisherInformation {
             for (int i = 0; i < index.length; i++) {
                 index[i] = picked.rows()[i];
             }
-            float[] values = index.length == 0 ? new float[0] : fisher.get(new NDIndex("{}", scope.create(index))).toFloatArray();
-            return picked.withFisher(values);
+            if (index.length == 0) {
+                return picked.with(new float[0], new float[0]);
+            }
+            NDIndex at = new NDIndex("{}", scope.create(index));
+            NDArray values = weight.reshape(rows, -1).get(at);
+            values.attach(scope);
+            return picked.with(values.toFloatArray(), fisher.get(at).toFloatArray());
         }
     }
 
@@ -224,8 +229,8 @@ public final class FisherInformation {
     }
 
     /**
-     * Returns a layer's rows drawn by their Fisher mass ({@link RowSample#byMass}), with the Fisher
-     * information of their weights.
+     * Returns a layer's rows drawn by their Fisher mass ({@link RowSample#byMass}), with their
+     * values and the Fisher information of each.
      *
      * @param path the layer's path
      * @return the sample, or null if the layer was not measured

@@ -9,9 +9,10 @@ import java.util.List;
  *
  * @param rows the row indices, ascending and distinct
  * @param weights each row's weight in the estimate
- * @param fisher the Fisher information of the rows' weights, row-major, or null
+ * @param values the rows' values, row-major, or null if the sample holds only where they are
+ * @param fisher the Fisher information of those values, row-major, or null
  */
-record RowSample(int[] rows, double[] weights, float[] fisher) {
+record RowSample(int[] rows, double[] weights, float[] values, float[] fisher) {
 
     /**
      * Returns every row of a weight of at most {@code budget} values, else evenly spaced whole rows
@@ -30,7 +31,7 @@ record RowSample(int[] rows, double[] weights, float[] fisher) {
             r[i] = (int) ((long) i * rows / n);
             w[i] = (double) rows / n;
         }
-        return new RowSample(r, w, null);
+        return new RowSample(r, w, null, null);
     }
 
     /**
@@ -57,7 +58,7 @@ record RowSample(int[] rows, double[] weights, float[] fisher) {
                 all[i] = i;
                 ones[i] = 1;
             }
-            return new RowSample(all, ones, null);
+            return new RowSample(all, ones, null, null);
         }
         double total = 0;
         for (double m : mass) {
@@ -88,16 +89,17 @@ record RowSample(int[] rows, double[] weights, float[] fisher) {
             r[i] = picked.get(i);
             w[i] = weights.get(i);
         }
-        return new RowSample(r, w, null);
+        return new RowSample(r, w, null, null);
     }
 
     /**
-     * Returns this sample with the Fisher information of its rows.
+     * Returns this sample with its rows' values and their Fisher information.
      *
-     * @param values the values, row-major over the sampled rows
+     * @param rowValues the values, row-major over the sampled rows
+     * @param rowFisher the Fisher information of each value
      * @return the sample with them
      */
-    RowSample withFisher(float[] values) {
-        return new RowSample(rows, weights, values);
+    RowSample with(float[] rowValues, float[] rowFisher) {
+        return new RowSample(rows, weights, rowValues, rowFisher);
     }
 }

@@ -63,6 +63,7 @@ public class FisherInformationTest {
             RowSample rows = fisher.of("");
             Assert.assertEquals(rows.rows(), new int[] {0, 1, 2});
             Assert.assertEquals(rows.weights(), new double[] {1, 1, 1});
+            Assert.assertEquals(rows.values(), w, "the rows' values, for the allocation");
             float[] f = rows.fisher();
             Assert.assertEquals(f.length, 12);
             for (int k = 0; k < 3; k++) {
@@ -125,6 +126,11 @@ public class FisherInformationTest {
             // 64 draws; most of the mass is in the rows of the 2 labels drawn, so few distinct rows
             Assert.assertTrue(rows.rows().length >= 2 && rows.rows().length <= 64, rows.rows().length + " rows");
             Assert.assertEquals(rows.fisher().length, rows.rows().length * cols);
+            float[] weight = linear.getParameters().get("weight").getArray().toFloatArray();
+            int last = rows.rows()[rows.rows().length - 1];
+            Assert.assertEquals(
+                    java.util.Arrays.copyOfRange(rows.values(), (rows.rows().length - 1) * cols, rows.rows().length * cols),
+                    java.util.Arrays.copyOfRange(weight, last * cols, (last + 1) * cols));
         }
     }
 

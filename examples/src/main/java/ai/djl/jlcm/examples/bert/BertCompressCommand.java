@@ -6,7 +6,7 @@ import ai.djl.jlcm.allocation.Sensitivity;
 import ai.djl.jlcm.examples.cli.FineTuneOptions;
 import ai.djl.jlcm.examples.cli.MappingConverter;
 import ai.djl.jlcm.examples.cli.ModelDirectories;
-import ai.djl.jlcm.examples.cli.SensitivityConverter;
+import ai.djl.jlcm.examples.cli.SensitivityOption;
 import ai.djl.jlcm.examples.cli.StderrProgressBar;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
 import ai.djl.jlcm.export.ModelDirectory;
@@ -82,13 +82,7 @@ final class BertCompressCommand implements Callable<Integer> {
                     + " parameter, every array counted (the JSON's bits_per_weight); replaces --bits")
     Double targetBits;
 
-    @Option(
-            names = "--sensitivity",
-            converter = SensitivityConverter.class,
-            description = "with --target-bits, what a layer's width is predicted to cost: weight (its relative"
-                    + " quantization error, data-free) or fisher (its error weighted by the float model's Fisher"
-                    + " information on the calibration sequences) (default: weight)")
-    Sensitivity sensitivity = Sensitivity.WEIGHT_ERROR;
+    @Mixin SensitivityOption sensitivityOption = new SensitivityOption();
 
     @Option(
             names = "--method",
@@ -172,9 +166,7 @@ final class BertCompressCommand implements Callable<Integer> {
         if (targetBits != null && !(targetBits > 0 && targetBits < 32)) {
             throw new IllegalArgumentException("--target-bits must be above 0 and below 32, got " + targetBits);
         }
-        if (targetBits == null && sensitivity != Sensitivity.WEIGHT_ERROR) {
-            throw new IllegalArgumentException("--sensitivity applies to --target-bits only");
-        }
+        sensitivityOption.check(targetBits != null);
         if (!METHODS.contains(method.toLowerCase(Locale.ROOT))) {
             throw new IllegalArgumentException("--method must be rtn, kmeans, jlcm, gptq or gptq-codebook, got " + method);
         }
@@ -261,6 +253,7 @@ final class BertCompressCommand implements Callable<Integer> {
             if (CodebookTransformer.builder().optPlan(plan).build().selectedLayers(model.getBlock()).isEmpty()) {
                 throw new IllegalArgumentException("--layers " + layers + " matches no Linear layer");
             }
+            Sensitivity sensitivity = sensitivityOption.resolve(plan.usesCalibration());
             List<NDList> calibration = null;
             NDManager calibrationManager = null;
             try {
@@ -360,7 +353,7 @@ final class BertCompressCommand implements Callable<Integer> {
         json.addProperty("bits", bits);
         if (targetBits != null) {
             json.addProperty("target_bits_per_weight", targetBits);
-            json.addProperty("sensitivity", SensitivityConverter.name(sensitivity));
+            json.addProperty("sensitivity", SensitivityOption.name(sensitivityOption.resolve(plan().usesCalibration())));
         }
         json.addProperty("bits_per_weight", wholeBits);
         json.addProperty("bits_per_compressed_weight", size.bitsPerWeight());

@@ -60,13 +60,7 @@ final class DemoCommand implements Callable<Integer> {
                     + " parameter, every array counted (model bits/weight); replaces --bits")
     Double targetBits;
 
-    @Option(
-            names = "--sensitivity",
-            converter = SensitivityConverter.class,
-            description = "with --target-bits, what a layer's width is predicted to cost: weight (its relative"
-                    + " quantization error, data-free) or fisher (its error weighted by the float model's Fisher"
-                    + " information on the calibration images) (default: weight)")
-    Sensitivity sensitivity = Sensitivity.WEIGHT_ERROR;
+    @Mixin SensitivityOption sensitivityOption = new SensitivityOption();
 
     @Option(
             names = "--method",
@@ -142,9 +136,7 @@ final class DemoCommand implements Callable<Integer> {
         if (targetBits != null && !(targetBits > 0 && targetBits < 32)) {
             throw new IllegalArgumentException("--target-bits must be above 0 and below 32, got " + targetBits);
         }
-        if (targetBits == null && sensitivity != Sensitivity.WEIGHT_ERROR) {
-            throw new IllegalArgumentException("--sensitivity applies to --target-bits only");
-        }
+        sensitivityOption.check(targetBits != null);
         if (groups < 1) {
             throw new IllegalArgumentException("--groups must be positive, got " + groups);
         }
@@ -227,7 +219,7 @@ final class DemoCommand implements Callable<Integer> {
             json.addProperty("bits", bits);
         } else {
             json.addProperty("target_bits_per_weight", targetBits);
-            json.addProperty("sensitivity", SensitivityConverter.name(sensitivity));
+            json.addProperty("sensitivity", SensitivityOption.name(sensitivityOption.resolve(method.isCalibrated())));
         }
         if (method != Method.RTN) {
             json.addProperty("groups", groups);
@@ -267,9 +259,10 @@ final class DemoCommand implements Callable<Integer> {
             settings.optMode(mode);
         }
         CompressionPlan plan = CompressionPlan.of(settings.build());
+        Sensitivity sensitivity = sensitivityOption.resolve(plan.usesCalibration());
         try (NDManager m = model.getNDManager().newSubManager()) {
             List<NDList> calibration =
-                    plan.usesCalibration() || fineTuneOptions.enabled() || sensitivity == Sensitivity.FISHER ? Calibration.batches(data, m, Math.min(calibrationSamples, data.trainSize())) : List.of();
+                    plan.usesCalibration() || fineTuneOptions.enabled() || (targetBits != null && sensitivity == Sensitivity.FISHER) ? Calibration.batches(data, m, Math.min(calibrationSamples, data.trainSize())) : List.of();
             Jlcm.Builder jlcm =
                     Jlcm.builder()
                             .optPlan(plan)

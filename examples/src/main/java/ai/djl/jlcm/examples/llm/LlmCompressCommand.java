@@ -2,7 +2,9 @@ package ai.djl.jlcm.examples.llm;
 
 import ai.djl.Model;
 import ai.djl.jlcm.Jlcm;
+import ai.djl.jlcm.allocation.Sensitivity;
 import ai.djl.jlcm.examples.cli.ModelDirectories;
+import ai.djl.jlcm.examples.cli.SensitivityOption;
 import ai.djl.jlcm.export.ModelDirectory;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.export.ModelSize;
@@ -17,6 +19,7 @@ import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonObject;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -52,6 +55,8 @@ final class LlmCompressCommand implements Callable<Integer> {
     @Option(names = "--target-bits", description = "allocate widths per layer so that the whole model stores at most this many bits per weight (replaces --bits)")
     Double targetBits;
 
+    @Mixin SensitivityOption sensitivityOption = new SensitivityOption();
+
     @Option(names = "--groups", defaultValue = "1", description = "k-means: neuron groups per layer (default: ${DEFAULT-VALUE})")
     int groups;
 
@@ -85,6 +90,11 @@ final class LlmCompressCommand implements Callable<Integer> {
                     ? "--method jlcm learns from calibration text: give --calibration FILE (token ids)"
                     : "--calibration applies to --method jlcm; " + m.label() + " is data-free");
         }
+        sensitivityOption.check(targetBits != null);
+        Sensitivity sensitivity = sensitivityOption.resolve(m.isCalibrated());
+        if (sensitivity == Sensitivity.FISHER && !m.isCalibrated()) {
+            throw new IllegalArgumentException("--sensitivity fisher measures on calibration text, which --method jlcm takes");
+        }
         if (steps != null && !m.isCalibrated()) {
             throw new IllegalArgumentException("--steps applies to --method jlcm; " + m.label() + " learns nothing");
         }
@@ -117,7 +127,7 @@ final class LlmCompressCommand implements Callable<Integer> {
             // each stage's float weights are read when it starts and freed once it is compressed
             Jlcm.Builder jlcm = Jlcm.builder().optPlan(plan.build()).optFloatSource(staged.source());
             if (targetBits != null) {
-                jlcm.optTargetBitsPerWeight(targetBits);
+                jlcm.optTargetBitsPerWeight(targetBits).optSensitivity(sensitivity);
             }
             try (NDManager batches = model.getNDManager().newSubManager()) {
                 List<NDList> inputs = calibrationIds == null
@@ -148,6 +158,7 @@ final class LlmCompressCommand implements Callable<Integer> {
             json.addProperty("bits", bits);
             if (targetBits != null) {
                 json.addProperty("target_bits_per_weight", targetBits);
+                json.addProperty("sensitivity", SensitivityOption.name(sensitivity));
             }
             json.addProperty("layers", report.layerCount());
             json.addProperty("bits_per_weight", size.bitsPerWeight());

@@ -2,7 +2,9 @@ package ai.djl.jlcm.examples.zoo;
 
 import ai.djl.Model;
 import ai.djl.jlcm.Jlcm;
+import ai.djl.jlcm.allocation.Sensitivity;
 import ai.djl.jlcm.examples.cli.ModelDirectories;
+import ai.djl.jlcm.examples.cli.SensitivityOption;
 import ai.djl.jlcm.examples.data.MnistData;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
 import ai.djl.jlcm.examples.mnist.MnistTraining;
@@ -26,6 +28,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -106,6 +109,8 @@ public final class ZooCommand implements Callable<Integer> {
                     + " are allocated to stay within it; replaces --bits")
     List<Double> targetBits = List.of();
 
+    @Mixin SensitivityOption sensitivityOption = new SensitivityOption();
+
     @Option(names = "--epochs", description = "training epochs (default: ${DEFAULT-VALUE})")
     int epochs = MnistTraining.EPOCHS;
 
@@ -152,6 +157,7 @@ public final class ZooCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--target-bits values must be above 0 and below 32, got " + t);
             }
         }
+        sensitivityOption.check(!targetBits.isEmpty());
         if (epochs < 1) {
             throw new IllegalArgumentException("--epochs must be at least 1, got " + epochs);
         }
@@ -222,14 +228,14 @@ public final class ZooCommand implements Callable<Integer> {
         return rows.stream().anyMatch(r -> !r.ok()) ? 1 : 0;
     }
 
-    private static ZooRow measure(
+    private ZooRow measure(
             ZooArchitecture arch, String method, int b, Double target, Path floatDir, double floatAccuracy, MnistData data, Path modelsDir) {
         Path dir = modelsDir.resolve(arch.label() + "-" + method.toLowerCase(Locale.ROOT) + "-" + (target == null ? b : "t" + target));
         try {
             double seconds;
             try (Model model = ZooTraining.load(floatDir, arch)) {
                 long start = System.nanoTime();
-                compress(model, method, b, target, data);
+                compress(model, method, b, target, sensitivityOption.given(), data);
                 seconds = (System.nanoTime() - start) / 1e9;
                 export(model, arch, dir);
             }
@@ -258,11 +264,14 @@ public final class ZooCommand implements Callable<Integer> {
      * @param method RTN, KMEANS-1, KMEANS-GROUPED, GPTQ, GPTQ-CODEBOOK, JLCM or JLCM-SCALED, optionally with {@value #BN}
      * @param b bits, unless {@code target} is given
      * @param target whole-model bits per parameter to allocate the layers' widths to, or null
-     * @param data calibration source for the calibrated methods and {@value #BN} (may be null otherwise)
+     * @param sensitivity how the target's allocation predicts a layer's cost, or null for the
+     *     default ({@link SensitivityOption#orDefault})
+     * @param data calibration source for the calibrated methods, {@value #BN} and a Fisher
+     *     sensitivity (may be null otherwise)
      */
-    static void compress(Model model, String method, int b, Double target, MnistData data) {
+    static void compress(Model model, String method, int b, Double target, Sensitivity sensitivity, MnistData data) {
         if (method.endsWith(BN)) {
-            compress(model, method.substring(0, method.length() - BN.length()), b, target, data);
+            compress(model, method.substring(0, method.length() - BN.length()), b, target, sensitivity, data);
             try (NDManager m = model.getNDManager().newSubManager()) {
                 BatchNormStatistics.reestimate(model.getBlock(), calibration(data, m), m);
             }
@@ -295,15 +304,16 @@ public final class ZooCommand implements Callable<Integer> {
             default:
                 throw new IllegalArgumentException("unknown method " + method);
         }
-        Jlcm.Builder jlcm = Jlcm.builder();
-        if (target == null) {
-            settings.optBits(b);
-        } else {
-            jlcm.optTargetBitsPerWeight(target);
+        CompressionPlan plan = CompressionPlan.of(target == null ? settings.optBits(b).build() : settings.build());
+        Jlcm.Builder jlcm = Jlcm.builder().optPlan(plan);
+        boolean fisher = false;
+        if (target != null) {
+            Sensitivity chosen = SensitivityOption.orDefault(sensitivity, plan.usesCalibration());
+            jlcm.optTargetBitsPerWeight(target).optSensitivity(chosen);
+            fisher = chosen == Sensitivity.FISHER;
         }
-        CompressionPlan plan = CompressionPlan.of(settings.build());
         try (NDManager m = model.getNDManager().newSubManager()) {
-            jlcm.optPlan(plan).build().compress(model, plan.usesCalibration() ? calibration(data, m) : List.of());
+            jlcm.build().compress(model, plan.usesCalibration() || fisher ? calibration(data, m) : List.of());
         }
     }
 

@@ -29,6 +29,12 @@ public class JlcmCliTest {
         Assert.assertTrue(r[1].contains("between 1 and 8"), r[1]);
         r = run(1, "demo", "--target-bits", "0");
         Assert.assertTrue(r[1].contains("--target-bits must be above 0"), r[1]);
+        r = run(1, "demo", "--sensitivity", "fisher");
+        Assert.assertTrue(r[1].contains("--sensitivity applies to --target-bits only"), r[1]);
+        r = run(2, "bert", "compress", "--target-bits", "2.3", "--sensitivity", "hessian");
+        Assert.assertTrue(r[1].contains("unknown sensitivity 'hessian'; choose weight or fisher"), r[1]);
+        r = run(1, "zoo", "--sensitivity", "weight");
+        Assert.assertTrue(r[1].contains("--sensitivity applies to --target-bits only"), r[1]);
         r = run(2, "demo", "--mapping", "magic");
         Assert.assertTrue(r[1].contains("proximal, ste, soft, frozen or neighbours"), r[1]);
         r = run(2, "bert", "compress", "--mapping", "magic");

@@ -97,6 +97,9 @@ public class LlmCommandTest {
         Assert.assertTrue(r[1].contains("give --calibration FILE"), r[1]);
         r = CliRun.run(1, "llm", "compress", "--checkpoint", tiny.toString(), "--calibration", ids.toString(), "--out", root.resolve("y").toString());
         Assert.assertTrue(r[1].contains("--calibration applies to --method jlcm"), r[1]);
+        r = CliRun.run(1, "llm", "compress", "--checkpoint", tiny.toString(), "--target-bits", "3", "--sensitivity", "fisher",
+                "--out", root.resolve("y").toString());
+        Assert.assertTrue(r[1].contains("--sensitivity fisher measures on calibration text, which --method jlcm takes"), r[1]);
 
         // JLCM learned on calibration ids, streamed: nearer the float model than the k-means it starts from, on other text
         Path calibration = root.resolve("calibration.txt");
