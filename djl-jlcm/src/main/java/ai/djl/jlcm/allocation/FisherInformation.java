@@ -18,7 +18,6 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.IdentityHashMap;
@@ -237,15 +236,6 @@ public final class FisherInformation {
      */
     RowSample of(String path) {
         return values.get(path);
-    }
-
-    /**
-     * Returns the measured layers' paths.
-     *
-     * @return the paths
-     */
-    public List<String> paths() {
-        return new ArrayList<>(values.keySet());
     }
 
     /**

@@ -66,7 +66,8 @@ public class BitAllocationTest {
         return n;
     }
 
-    private static Map<String, Integer> compressedWidths(Block root) {
+    /** The index width of each codebook block of a tree, by path. */
+    static Map<String, Integer> compressedWidths(Block root) {
         Map<String, Integer> out = new HashMap<>();
         BlockTree.of(root).blocks().forEach((path, b) -> {
             if (b instanceof CodebookBlock) {

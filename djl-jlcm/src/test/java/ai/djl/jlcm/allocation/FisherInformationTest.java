@@ -2,11 +2,9 @@ package ai.djl.jlcm.allocation;
 
 import ai.djl.Model;
 import ai.djl.jlcm.Jlcm;
-import ai.djl.jlcm.nn.CodebookBlock;
 import ai.djl.jlcm.plan.CompressionPlan;
 import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.jlcm.plan.Method;
-import ai.djl.jlcm.transform.BlockTree;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -22,9 +20,7 @@ import org.testng.Assert;
 import org.testng.annotations.Test;
 
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 public class FisherInformationTest {
 
@@ -148,16 +144,6 @@ public class FisherInformationTest {
         return model;
     }
 
-    private static Map<String, Integer> widths(Block root) {
-        Map<String, Integer> out = new HashMap<>();
-        BlockTree.of(root).blocks().forEach((path, b) -> {
-            if (b instanceof CodebookBlock) {
-                out.put(path, ((CodebookBlock) b).getCodebookWeight().getBits());
-            }
-        });
-        return out;
-    }
-
     @Test
     public void givesTheBitsToTheLayerTheOutputDependsOn() {
         CompressionPlan plan = CompressionPlan.of(LayerSettings.builder().optMethod(Method.KMEANS).optGroups(1).build());
@@ -181,7 +167,7 @@ public class FisherInformationTest {
             Assert.assertTrue(expected.bits().get(strong) - expected.bits().get(weak) >= 4, expected.bits().toString());
 
             Jlcm.builder().optPlan(plan).optTargetBitsPerWeight(4.5).optSensitivity(Sensitivity.FISHER).build().compress(model, calibration);
-            Assert.assertEquals(widths(model.getBlock()), expected.bits());
+            Assert.assertEquals(BitAllocationTest.compressedWidths(model.getBlock()), expected.bits());
         }
     }
 
@@ -198,7 +184,7 @@ public class FisherInformationTest {
                                     .build()
                                     .compress(model, List.of()));
             Assert.assertEquals(e.getMessage(), "A size target allocated by Fisher information needs calibration inputs");
-            Assert.assertTrue(widths(model.getBlock()).isEmpty());
+            Assert.assertTrue(BitAllocationTest.compressedWidths(model.getBlock()).isEmpty());
         }
     }
 }

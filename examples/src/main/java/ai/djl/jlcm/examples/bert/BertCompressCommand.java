@@ -322,9 +322,9 @@ final class BertCompressCommand implements Callable<Integer> {
         System.out.println("|---|---|---|---|---|---|---|---|---|");
         System.out.printf(
                 Locale.ROOT,
-                "| %s | %d | %d | %.3f | %.3f | %d | %.2f %% | %.2f | %.1f |%n",
+                "| %s | %s | %d | %.3f | %.3f | %d | %.2f %% | %.2f | %.1f |%n",
                 describe(),
-                bits,
+                targetBits == null ? Integer.toString(bits) : "<= " + targetBits,
                 compressedLayers,
                 wholeBits,
                 size.bitsPerWeight(),
@@ -350,8 +350,9 @@ final class BertCompressCommand implements Callable<Integer> {
         json.addProperty("pseudo_perplexity", r.pseudoPerplexity());
         json.addProperty("masked_tokens", r.maskedTokens());
         json.addProperty("method", methodName());
-        json.addProperty("bits", bits);
-        if (targetBits != null) {
+        if (targetBits == null) {
+            json.addProperty("bits", bits);
+        } else {
             json.addProperty("target_bits_per_weight", targetBits);
             json.addProperty("sensitivity", SensitivityOption.name(sensitivityOption.resolve(plan().usesCalibration())));
         }

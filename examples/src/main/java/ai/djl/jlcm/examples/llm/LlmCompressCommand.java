@@ -155,8 +155,9 @@ final class LlmCompressCommand implements Callable<Integer> {
             json.addProperty("checkpoint", checkpoint.toString());
             json.addProperty("out", out.toString());
             json.addProperty("method", m.label());
-            json.addProperty("bits", bits);
-            if (targetBits != null) {
+            if (targetBits == null) {
+                json.addProperty("bits", bits);
+            } else {
                 json.addProperty("target_bits_per_weight", targetBits);
                 json.addProperty("sensitivity", SensitivityOption.name(sensitivity));
             }
