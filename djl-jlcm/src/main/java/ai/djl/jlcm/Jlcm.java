@@ -509,7 +509,8 @@ public final class Jlcm {
         }
 
         /**
-         * Sets the plan's default codebook mode (default MULTI).
+         * Sets the plan's default codebook mode (default MULTI, and SCALED for a layer at 1 bit: {@link
+         * CompressionPlan}).
          *
          * @param mode the mode
          * @return this builder

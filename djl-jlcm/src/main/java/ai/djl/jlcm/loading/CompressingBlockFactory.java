@@ -350,7 +350,7 @@ public class CompressingBlockFactory implements BlockFactory {
         }
 
         /**
-         * Sets the codebook mode ({@code jlcm.mode}; default MULTI; kmeans and jlcm).
+         * Sets the codebook mode ({@code jlcm.mode}; default MULTI, and SCALED for jlcm at 1 bit; kmeans and jlcm).
          *
          * @param mode the mode
          * @return this builder

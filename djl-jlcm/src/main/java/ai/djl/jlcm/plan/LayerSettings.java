@@ -17,7 +17,8 @@ import java.util.StringJoiner;
  * the {@link #defaults() library defaults}.
  *
  * <p>Library defaults: method KMEANS (data-free; {@code Jlcm} uses JLCM for layers no rule gives a
- * method), {@value #DEFAULT_BITS} bits, 4 groups, MULTI, PROXIMAL, 200 steps, learning rates 1e-3
+ * method), {@value #DEFAULT_BITS} bits, 4 groups, MULTI (a plan resolves a JLCM layer at 1 bit whose
+ * mode nothing sets to SCALED), PROXIMAL, 200 steps, learning rates 1e-3
  * (codebook), 1e-3 (scale), 0.02 (latent), edge φ 1, φ on the step, SOFT temperature 0.5, one
  * NEIGHBOURS move, dampening
  * 0.01, seed 0, no minimum weight count, not skipped.
