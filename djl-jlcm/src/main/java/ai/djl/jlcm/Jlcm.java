@@ -171,6 +171,9 @@ public final class Jlcm {
     private JlcmReport compressAndRecalibrate(Block block, Iterable<NDList> calibration, NDManager manager) {
         List<NDList> batches = new ArrayList<>();
         calibration.forEach(batches::add);
+        if (fineTune != null && source != null) {
+            SequentialCompressor.checkKeepsFloatOutputs(workDir); // before the allocation changes anything
+        }
         CompressionPlan plan = targetBitsPerWeight == null ? this.plan : allocate(block, batches, manager).applyTo(this.plan);
         CodebookTransformer transformer = CodebookTransformer.builder().optPlan(plan).build();
         Map<String, LayerSettings> selected = transformer.selectedLayers(block);
@@ -203,10 +206,8 @@ public final class Jlcm {
                 report = compressor.compress(block, batches, manager);
                 if (floatOutputs == null && fineTune != null) {
                     floatOutputs = compressor.floatOutputs();
-                    if (floatOutputs == null) {
-                        throw new IllegalStateException(
-                                "The checkpoint in " + workDir + " is of a finished run that kept no float outputs (it"
-                                        + " ran without fine-tuning); fine-tuning needs them: use another work directory");
+                    if (floatOutputs == null) { // checkKeepsFloatOutputs refused the one run that keeps none
+                        throw new IllegalStateException("The compression kept no float outputs to fine-tune to");
                     }
                 }
             }

@@ -112,6 +112,31 @@ public final class SequentialCompressor {
     }
 
     /**
+     * Refuses a work directory that cannot give {@link #keepFloatOutputs} its outputs: one holding
+     * the checkpoint of a finished run that kept none (it ran without fine-tuning). Callers check
+     * it before they change the model, since that run would only be found out once its stages are
+     * restored into the tree.
+     *
+     * @param workDir the work directory, or null for none
+     * @throws IllegalArgumentException if it holds such a checkpoint
+     * @throws UncheckedIOException if its manifest cannot be read
+     */
+    public static void checkKeepsFloatOutputs(Path workDir) {
+        if (workDir == null) {
+            return;
+        }
+        try {
+            if (StageCheckpoint.finishedWithoutOutputs(workDir)) {
+                throw new IllegalArgumentException(
+                        "The checkpoint in " + workDir + " is of a finished run that kept no float outputs (it ran"
+                                + " without fine-tuning); fine-tuning needs them: use another work directory");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
      * Returns the float outputs kept by the last {@link #compress} ({@link #keepFloatOutputs}).
      *
      * @return one output per calibration batch, or null if none were kept

@@ -132,6 +132,31 @@ final class StageCheckpoint {
     }
 
     /**
+     * Returns whether a work directory holds the checkpoint of a finished run that kept no float
+     * outputs ({@link SequentialCompressor#keepFloatOutputs}): whatever run reads it next resumes
+     * with nothing left to run, or is refused as another run's.
+     *
+     * @param dir the work directory
+     * @return whether it does; false for an absent directory, an absent manifest, or one that
+     *     {@link #open} will refuse with its own reason
+     * @throws IOException if the manifest cannot be read
+     */
+    static boolean finishedWithoutOutputs(Path dir) throws IOException {
+        Path manifest = dir.resolve(MANIFEST);
+        if (!Files.isRegularFile(manifest)) {
+            return false;
+        }
+        try {
+            JsonObject m = GSON.fromJson(Files.readString(manifest, StandardCharsets.UTF_8), JsonObject.class);
+            int finished = m.get("finished").getAsInt();
+            int total = m.getAsJsonObject("identity").getAsJsonArray("stages").size();
+            return finished > 0 && finished == total && !m.getAsJsonObject("files").has(streamsFile(finished - 1));
+        } catch (JsonParseException | NullPointerException | IllegalStateException | ClassCastException e) {
+            return false;
+        }
+    }
+
+    /**
      * Returns the identity of a run, the part of the manifest that must match to resume.
      *
      * @param plan the plan's canonical text

@@ -582,7 +582,10 @@ public class BertMlmTest {
         Assert.assertTrue(moved, "fine-tuning changed some codebook");
     }
 
-    /** A finished checkpoint of a run without fine-tuning holds no float logits: fine-tuning on it is refused. */
+    /**
+     * A finished checkpoint of a run without fine-tuning holds no float logits: fine-tuning on it is
+     * refused before anything is done to the model (its layers are still the float ones).
+     */
     @Test
     public void fineTuningOnACheckpointWithoutFloatOutputsIsRefused() throws IOException {
         TensorBundle bundle = write(tiny.tensors);
@@ -595,9 +598,12 @@ public class BertMlmTest {
                     jlcm(model, b);
                     continue;
                 }
-                b.optFineTune(ai.djl.jlcm.learn.FineTuning.builder().setSteps(1).build());
-                IllegalStateException e = Assert.expectThrows(IllegalStateException.class, () -> jlcm(model, b));
+                b.optFineTune(ai.djl.jlcm.learn.FineTuning.builder().setSteps(1).build()).optTargetBitsPerWeight(3);
+                IllegalArgumentException e = Assert.expectThrows(IllegalArgumentException.class, () -> jlcm(model, b));
                 Assert.assertTrue(e.getMessage().contains(work.toString()) && e.getMessage().contains("another work directory"), e.getMessage());
+                Map<String, Block> blocks = BlockTree.of(model.getBlock()).blocks();
+                Assert.assertTrue(blocks.get("embeddings/word_embeddings") instanceof Linear, "the model is untouched");
+                Assert.assertFalse(blocks.values().stream().anyMatch(x -> x instanceof CodebookBlock), "no stage was restored");
             }
         }
     }
