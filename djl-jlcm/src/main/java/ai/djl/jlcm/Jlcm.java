@@ -14,6 +14,7 @@ import ai.djl.jlcm.learn.JlcmReport;
 import ai.djl.jlcm.learn.MappingUpdate;
 import ai.djl.jlcm.learn.SequentialCompressor;
 import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.jlcm.nn.CompressedWeight;
 import ai.djl.jlcm.pipeline.FloatSource;
 import ai.djl.jlcm.pipeline.ResidentMemory;
 import ai.djl.jlcm.pipeline.Stage;
@@ -81,10 +82,12 @@ public final class Jlcm {
     private final Progress progress;
     private final Double targetBitsPerWeight;
     private final Sensitivity sensitivity;
+    private final int minBits;
     private final FineTuning fineTune;
 
     private Jlcm(Builder b) {
         sensitivity = b.sensitivity;
+        minBits = b.minBits;
         fineTune = b.fineTune;
         workDir = b.workDir;
         source = b.source;
@@ -234,7 +237,7 @@ public final class Jlcm {
                 fisher = FisherInformation.measure(block, layers, batches, source, plan.resolvedDefaults().getSeed(), manager);
             }
         }
-        return BitAllocation.allocate(block, plan, targetBitsPerWeight, source, fisher);
+        return BitAllocation.allocate(block, plan, targetBitsPerWeight, source, fisher, minBits);
     }
 
     /**
@@ -307,6 +310,7 @@ public final class Jlcm {
         private Progress progress;
         private Double targetBitsPerWeight;
         private Sensitivity sensitivity = Sensitivity.WEIGHT_ERROR;
+        private int minBits = CompressedWeight.MIN_BITS;
         private FineTuning fineTune;
 
         Builder() {}
@@ -387,6 +391,22 @@ public final class Jlcm {
          */
         public Builder optSensitivity(Sensitivity sensitivity) {
             this.sensitivity = Objects.requireNonNull(sensitivity, "sensitivity");
+            return this;
+        }
+
+        /**
+         * Sets the narrowest width a size target ({@link #optTargetBitsPerWeight}) may give a layer
+         * (default 1). The sensitivities predict each layer's cost from its data-free error, which
+         * undervalues what a 1-bit layer costs the network once the errors compound (README, bit
+         * allocation on BERT-base): a floor of 2 spends the same budget on fewer, wider steps.
+         *
+         * @param bits the narrowest width, 1 to 8
+         * @return this builder
+         * @throws IllegalArgumentException if the width is outside 1 to 8
+         */
+        public Builder optMinBits(int bits) {
+            CompressedWeight.checkBits(bits);
+            this.minBits = bits;
             return this;
         }
 

@@ -113,6 +113,29 @@ public final class BitAllocation {
      */
     public static Allocation allocate(
             Block root, CompressionPlan plan, double targetBitsPerWeight, FloatSource source, FisherInformation fisher) {
+        return allocate(root, plan, targetBitsPerWeight, source, fisher, CompressedWeight.MIN_BITS);
+    }
+
+    /**
+     * Allocates widths from {@code minBits} to 8 bits to the layers {@code plan} compresses,
+     * weighting each layer's quantization error by the Fisher information of its weights, or by the
+     * data-free relative error.
+     *
+     * @param root the model's initialized block tree
+     * @param plan the plan (its methods, groups and modes; its bits are replaced)
+     * @param targetBitsPerWeight the whole-model target
+     * @param source the model's float source, or null if the weights are in the tree
+     * @param fisher the Fisher information of the float model's layers ({@link
+     *     FisherInformation#measure}), or null for the data-free relative error
+     * @param minBits the narrowest width a layer may get, 1 to 8
+     * @return the widths
+     * @throws IllegalArgumentException if the plan selects no layer, {@code minBits} is outside 1 to
+     *     8, the target is below what every layer at {@code minBits} gives (the message names that
+     *     minimum), or {@code fisher} lacks a layer
+     */
+    public static Allocation allocate(
+            Block root, CompressionPlan plan, double targetBitsPerWeight, FloatSource source, FisherInformation fisher, int minBits) {
+        BitAllocator allocator = new BitAllocator(minBits, CompressedWeight.MAX_BITS);
         long start = System.nanoTime();
         Map<String, LayerSettings> selected = CodebookTransformer.builder().optPlan(plan).build().selectedLayers(root);
         if (selected.isEmpty()) {
@@ -170,9 +193,11 @@ public final class BitAllocation {
             }
             layers.add(byPath.get(path));
         }
-        Allocation allocation = new BitAllocator(CompressedWeight.MIN_BITS, CompressedWeight.MAX_BITS).allocate(layers, budget);
+        Allocation allocation = allocator.allocate(layers, budget);
         logger.info(
-                "Allocated widths for {} bits/weight ({}): {} layers, {} bits/weight for the whole model, predicted error {}, in {} s",
+                "Allocated widths of {} to {} bits for {} bits/weight ({}): {} layers, {} bits/weight for the whole model, predicted error {}, in {} s",
+                minBits,
+                CompressedWeight.MAX_BITS,
                 targetBitsPerWeight,
                 fisher == null ? Sensitivity.WEIGHT_ERROR : Sensitivity.FISHER,
                 layers.size(),

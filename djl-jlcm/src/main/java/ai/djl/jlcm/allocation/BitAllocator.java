@@ -70,13 +70,14 @@ public final class BitAllocator {
                     String.format(
                             Locale.ROOT,
                             "target %s bits/weight is below the smallest this model can reach: %.5f bits/weight, every one of"
-                                    + " its %d compressed layers at %d bit%s, the parameters that stay float (%.5f bits/weight) included",
+                                    + " its %d compressed layers at %d bit%s, the parameters that stay float (%.5f bits/weight) included%s",
                             budget.targetBitsPerWeight(),
                             budget.bitsPerWeight(minimum),
                             n,
                             minBits,
                             minBits == 1 ? "" : "s",
-                            budget.bitsPerWeight(budget.fixedBits())));
+                            budget.bitsPerWeight(budget.fixedBits()),
+                            minBits == 1 ? "" : "; a smaller minimum width reaches lower"));
         }
         long unit = Math.max(1, (spare + RESOLUTION - 1) / RESOLUTION);
         int capacity = (int) (spare / unit);

@@ -137,6 +137,38 @@ public class BitAllocationTest {
         }
     }
 
+    /**
+     * With a floor of 2 bits no layer gets 1, where the same target without it gives one layer 1 bit;
+     * the model still meets the target, and a target below every layer at 2 bits is refused naming
+     * that minimum before anything changes.
+     */
+    @Test
+    public void aMinimumWidthKeepsEveryLayerAtOrAboveIt() {
+        double target = 2.9;
+        try (Model model = model()) {
+            Map<String, Integer> free = BitAllocation.allocate(model.getBlock(), plan(Method.KMEANS), target, null, null).bits();
+            Assert.assertTrue(free.containsValue(1), free.toString());
+            Allocation floored = BitAllocation.allocate(model.getBlock(), plan(Method.KMEANS), target, null, null, 2);
+            Assert.assertTrue(floored.bits().values().stream().allMatch(b -> b >= 2), floored.bits().toString());
+            Assert.assertEquals(floored.bits().keySet(), free.keySet());
+            Assert.assertTrue(floored.bitsPerWeight() <= target, "" + floored.bitsPerWeight());
+
+            Jlcm.builder().optPlan(plan(Method.KMEANS)).optTargetBitsPerWeight(target).optMinBits(2).build().compress(model, List.of());
+            Assert.assertEquals(compressedWidths(model.getBlock()), floored.bits());
+            Assert.assertTrue(ModelSize.of(model.getBlock()).modelBitsPerWeight() <= target);
+        }
+        try (Model model = model()) {
+            IllegalArgumentException e =
+                    Assert.expectThrows(
+                            IllegalArgumentException.class,
+                            () -> Jlcm.builder().optPlan(plan(Method.KMEANS)).optTargetBitsPerWeight(1.5).optMinBits(2).build().compress(model, List.of()));
+            Assert.assertTrue(e.getMessage().contains("at 2 bits"), e.getMessage());
+            Assert.assertTrue(compressedWidths(model.getBlock()).isEmpty());
+        }
+        Assert.expectThrows(IllegalArgumentException.class, () -> Jlcm.builder().optMinBits(0));
+        Assert.expectThrows(IllegalArgumentException.class, () -> Jlcm.builder().optMinBits(9));
+    }
+
     @Test
     public void refusesAnInfeasibleTargetNamingTheMinimum() {
         try (Model model = model()) {

@@ -60,7 +60,7 @@ final class DemoCommand implements Callable<Integer> {
                     + " parameter, every array counted (model bits/weight); replaces --bits")
     Double targetBits;
 
-    @Mixin SensitivityOption sensitivityOption = new SensitivityOption();
+    @Mixin AllocationOptions allocationOptions = new AllocationOptions();
 
     @Option(
             names = "--method",
@@ -136,7 +136,7 @@ final class DemoCommand implements Callable<Integer> {
         if (targetBits != null && !(targetBits > 0 && targetBits < 32)) {
             throw new IllegalArgumentException("--target-bits must be above 0 and below 32, got " + targetBits);
         }
-        sensitivityOption.check(targetBits != null);
+        allocationOptions.check(targetBits != null);
         if (groups < 1) {
             throw new IllegalArgumentException("--groups must be positive, got " + groups);
         }
@@ -219,7 +219,8 @@ final class DemoCommand implements Callable<Integer> {
             json.addProperty("bits", bits);
         } else {
             json.addProperty("target_bits_per_weight", targetBits);
-            json.addProperty("sensitivity", SensitivityOption.name(sensitivityOption.resolve(method.isCalibrated())));
+            json.addProperty("sensitivity", AllocationOptions.name(allocationOptions.resolve(method.isCalibrated())));
+            json.addProperty("min_bits", allocationOptions.minBits());
         }
         if (method != Method.RTN) {
             json.addProperty("groups", groups);
@@ -259,7 +260,7 @@ final class DemoCommand implements Callable<Integer> {
             settings.optMode(mode);
         }
         CompressionPlan plan = CompressionPlan.of(settings.build());
-        Sensitivity sensitivity = sensitivityOption.resolve(plan.usesCalibration());
+        Sensitivity sensitivity = allocationOptions.resolve(plan.usesCalibration());
         try (NDManager m = model.getNDManager().newSubManager()) {
             List<NDList> calibration =
                     plan.usesCalibration() || fineTuneOptions.enabled() || (targetBits != null && sensitivity == Sensitivity.FISHER) ? Calibration.batches(data, m, Math.min(calibrationSamples, data.trainSize())) : List.of();
@@ -270,7 +271,7 @@ final class DemoCommand implements Callable<Integer> {
                             .optDeterministic(deterministic)
                             .optFineTune(fineTuneOptions.settings());
             if (targetBits != null) {
-                jlcm.optTargetBitsPerWeight(targetBits).optSensitivity(sensitivity);
+                jlcm.optTargetBitsPerWeight(targetBits).optSensitivity(sensitivity).optMinBits(allocationOptions.minBits());
             }
             JlcmReport report = jlcm.build().compress(model, calibration);
             fineTune = report.fineTune();

@@ -4,7 +4,7 @@ import ai.djl.Model;
 import ai.djl.jlcm.Jlcm;
 import ai.djl.jlcm.allocation.Sensitivity;
 import ai.djl.jlcm.examples.cli.ModelDirectories;
-import ai.djl.jlcm.examples.cli.SensitivityOption;
+import ai.djl.jlcm.examples.cli.AllocationOptions;
 import ai.djl.jlcm.export.ModelDirectory;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.export.ModelSize;
@@ -55,7 +55,7 @@ final class LlmCompressCommand implements Callable<Integer> {
     @Option(names = "--target-bits", description = "allocate widths per layer so that the whole model stores at most this many bits per weight (replaces --bits)")
     Double targetBits;
 
-    @Mixin SensitivityOption sensitivityOption = new SensitivityOption();
+    @Mixin AllocationOptions allocationOptions = new AllocationOptions();
 
     @Option(names = "--groups", defaultValue = "1", description = "k-means: neuron groups per layer (default: ${DEFAULT-VALUE})")
     int groups;
@@ -90,8 +90,8 @@ final class LlmCompressCommand implements Callable<Integer> {
                     ? "--method jlcm learns from calibration text: give --calibration FILE (token ids)"
                     : "--calibration applies to --method jlcm; " + m.label() + " is data-free");
         }
-        sensitivityOption.check(targetBits != null);
-        Sensitivity sensitivity = sensitivityOption.resolve(m.isCalibrated());
+        allocationOptions.check(targetBits != null);
+        Sensitivity sensitivity = allocationOptions.resolve(m.isCalibrated());
         if (sensitivity == Sensitivity.FISHER && !m.isCalibrated()) {
             throw new IllegalArgumentException("--sensitivity fisher measures on calibration text, which --method jlcm takes");
         }
@@ -127,7 +127,7 @@ final class LlmCompressCommand implements Callable<Integer> {
             // each stage's float weights are read when it starts and freed once it is compressed
             Jlcm.Builder jlcm = Jlcm.builder().optPlan(plan.build()).optFloatSource(staged.source());
             if (targetBits != null) {
-                jlcm.optTargetBitsPerWeight(targetBits).optSensitivity(sensitivity);
+                jlcm.optTargetBitsPerWeight(targetBits).optSensitivity(sensitivity).optMinBits(allocationOptions.minBits());
             }
             try (NDManager batches = model.getNDManager().newSubManager()) {
                 List<NDList> inputs = calibrationIds == null
@@ -159,7 +159,8 @@ final class LlmCompressCommand implements Callable<Integer> {
                 json.addProperty("bits", bits);
             } else {
                 json.addProperty("target_bits_per_weight", targetBits);
-                json.addProperty("sensitivity", SensitivityOption.name(sensitivity));
+                json.addProperty("sensitivity", AllocationOptions.name(sensitivity));
+                json.addProperty("min_bits", allocationOptions.minBits());
             }
             json.addProperty("layers", report.layerCount());
             json.addProperty("bits_per_weight", size.bitsPerWeight());

@@ -4,7 +4,7 @@ import ai.djl.Model;
 import ai.djl.jlcm.Jlcm;
 import ai.djl.jlcm.allocation.Sensitivity;
 import ai.djl.jlcm.examples.cli.ModelDirectories;
-import ai.djl.jlcm.examples.cli.SensitivityOption;
+import ai.djl.jlcm.examples.cli.AllocationOptions;
 import ai.djl.jlcm.examples.data.MnistData;
 import ai.djl.jlcm.examples.data.RegistryFetcher;
 import ai.djl.jlcm.examples.mnist.MnistTraining;
@@ -109,7 +109,7 @@ public final class ZooCommand implements Callable<Integer> {
                     + " are allocated to stay within it; replaces --bits")
     List<Double> targetBits = List.of();
 
-    @Mixin SensitivityOption sensitivityOption = new SensitivityOption();
+    @Mixin AllocationOptions allocationOptions = new AllocationOptions();
 
     @Option(names = "--epochs", description = "training epochs (default: ${DEFAULT-VALUE})")
     int epochs = MnistTraining.EPOCHS;
@@ -157,7 +157,7 @@ public final class ZooCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--target-bits values must be above 0 and below 32, got " + t);
             }
         }
-        sensitivityOption.check(!targetBits.isEmpty());
+        allocationOptions.check(!targetBits.isEmpty());
         if (epochs < 1) {
             throw new IllegalArgumentException("--epochs must be at least 1, got " + epochs);
         }
@@ -235,7 +235,7 @@ public final class ZooCommand implements Callable<Integer> {
             double seconds;
             try (Model model = ZooTraining.load(floatDir, arch)) {
                 long start = System.nanoTime();
-                compress(model, method, b, target, sensitivityOption.given(), data);
+                compress(model, method, b, target, allocationOptions, data);
                 seconds = (System.nanoTime() - start) / 1e9;
                 export(model, arch, dir);
             }
@@ -264,14 +264,14 @@ public final class ZooCommand implements Callable<Integer> {
      * @param method RTN, KMEANS-1, KMEANS-GROUPED, GPTQ, GPTQ-CODEBOOK, JLCM or JLCM-SCALED, optionally with {@value #BN}
      * @param b bits, unless {@code target} is given
      * @param target whole-model bits per parameter to allocate the layers' widths to, or null
-     * @param sensitivity how the target's allocation predicts a layer's cost, or null for the
-     *     default ({@link SensitivityOption#orDefault})
+     * @param allocation how the target's allocation predicts a layer's cost and the narrowest width
+     *     it may give
      * @param data calibration source for the calibrated methods, {@value #BN} and a Fisher
      *     sensitivity (may be null otherwise)
      */
-    static void compress(Model model, String method, int b, Double target, Sensitivity sensitivity, MnistData data) {
+    static void compress(Model model, String method, int b, Double target, AllocationOptions allocation, MnistData data) {
         if (method.endsWith(BN)) {
-            compress(model, method.substring(0, method.length() - BN.length()), b, target, sensitivity, data);
+            compress(model, method.substring(0, method.length() - BN.length()), b, target, allocation, data);
             try (NDManager m = model.getNDManager().newSubManager()) {
                 BatchNormStatistics.reestimate(model.getBlock(), calibration(data, m), m);
             }
@@ -308,8 +308,8 @@ public final class ZooCommand implements Callable<Integer> {
         Jlcm.Builder jlcm = Jlcm.builder().optPlan(plan);
         boolean fisher = false;
         if (target != null) {
-            Sensitivity chosen = SensitivityOption.orDefault(sensitivity, plan.usesCalibration());
-            jlcm.optTargetBitsPerWeight(target).optSensitivity(chosen);
+            Sensitivity chosen = allocation.resolve(plan.usesCalibration());
+            jlcm.optTargetBitsPerWeight(target).optSensitivity(chosen).optMinBits(allocation.minBits());
             fisher = chosen == Sensitivity.FISHER;
         }
         try (NDManager m = model.getNDManager().newSubManager()) {

@@ -50,6 +50,22 @@ public class BertCompressCommandTest {
         Assert.assertEquals(JlcmCli.run("bert", "compress", "--bits", "four"), 2);
     }
 
+    /** A size target gives no BERT layer fewer than 2 bits unless --min-bits says otherwise. */
+    @Test
+    public void sizeTargetsFloorTheWidthAtTwoBitsByDefault() {
+        BertCompressCommand command = new BertCompressCommand();
+        new picocli.CommandLine(command).parseArgs("--target-bits", "2.3");
+        command.allocationOptions.check(true);
+        Assert.assertEquals(command.allocationOptions.minBits(), 2);
+        command = new BertCompressCommand();
+        new picocli.CommandLine(command).parseArgs("--target-bits", "1.8", "--min-bits", "1");
+        Assert.assertEquals(command.allocationOptions.minBits(), 1);
+        command = new BertCompressCommand();
+        new picocli.CommandLine(command).parseArgs("--bits", "3");
+        command.allocationOptions.check(false); // the default floor is no option given without a target
+        Assert.assertEquals(command.allocationOptions.minBits(), 2);
+    }
+
     @Test
     public void rejectsBadOptionsBeforeFetchingAnything() throws IOException {
         Path cache = dir.resolve("cache");
@@ -59,6 +75,8 @@ public class BertCompressCommandTest {
             {"--bits", "0"},
             {"--bits", "9"},
             {"--target-bits", "0"},
+            {"--min-bits", "1"},
+            {"--target-bits", "2.3", "--min-bits", "0"},
             {"--method", "obq"},
             {"--method", "gptq", "--groups", "4"},
             {"--groups", "0"},
@@ -107,7 +125,7 @@ public class BertCompressCommandTest {
             Assert.assertEquals(linears.size(), 6 * TinyBert.CONFIG.layers() + 3);
             Assert.assertTrue(linears.contains("embeddings/word_embeddings"), linears.toString());
             BertCompressCommand kmeans = new BertCompressCommand();
-            int n = BertCompressCommand.compress(model, kmeans.plan(), List.of(), true, null, null, null, null, null).layerCount();
+            int n = BertCompressCommand.compress(model, kmeans.plan(), List.of(), true, null, null, null, null, null, 1).layerCount();
             Assert.assertEquals(n, linears.size());
             Assert.assertTrue(linearPaths(model.getBlock()).isEmpty());
             compressedLogits = logits(model.getBlock(), model.getNDManager(), ids);

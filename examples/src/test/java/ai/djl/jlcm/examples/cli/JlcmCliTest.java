@@ -35,6 +35,12 @@ public class JlcmCliTest {
         Assert.assertTrue(r[1].contains("unknown sensitivity 'hessian'; choose weight or fisher"), r[1]);
         r = run(1, "zoo", "--sensitivity", "weight");
         Assert.assertTrue(r[1].contains("--sensitivity applies to --target-bits only"), r[1]);
+        r = run(1, "demo", "--min-bits", "2");
+        Assert.assertTrue(r[1].contains("--min-bits applies to --target-bits only"), r[1]);
+        r = run(1, "zoo", "--min-bits", "2");
+        Assert.assertTrue(r[1].contains("--min-bits applies to --target-bits only"), r[1]);
+        r = run(1, "bert", "compress", "--target-bits", "2.3", "--min-bits", "9");
+        Assert.assertTrue(r[1].contains("--min-bits must be 1 to 8, got 9"), r[1]);
         r = run(2, "demo", "--mapping", "magic");
         Assert.assertTrue(r[1].contains("proximal, ste, soft, frozen or neighbours"), r[1]);
         r = run(2, "bert", "compress", "--mapping", "magic");

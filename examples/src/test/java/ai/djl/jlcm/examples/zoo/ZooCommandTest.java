@@ -1,6 +1,7 @@
 package ai.djl.jlcm.examples.zoo;
 
 import ai.djl.Model;
+import ai.djl.jlcm.examples.cli.AllocationOptions;
 import ai.djl.jlcm.examples.cli.CliRun;
 import ai.djl.jlcm.examples.cli.ModelDirectories;
 import ai.djl.jlcm.examples.data.MnistData;
@@ -103,7 +104,7 @@ public class ZooCommandTest {
                 Block block = ZooArchitecture.MLP.build();
                 block.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 1, 28, 28));
                 model.setBlock(block);
-                ZooCommand.compress(model, method, 1, null, null, data);
+                ZooCommand.compress(model, method, 1, null, new AllocationOptions(), data);
                 java.util.List<CodebookMode> modes = new java.util.ArrayList<>();
                 for (Block b : BlockTree.of(block).blocks().values()) {
                     if (b instanceof CodebookLinear) {
@@ -122,7 +123,7 @@ public class ZooCommandTest {
             Block block = ZooArchitecture.MLP.build();
             block.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 1, 28, 28));
             model.setBlock(block);
-            ZooCommand.compress(model, "KMEANS-GROUPED", 0, 2.5, null, null);
+            ZooCommand.compress(model, "KMEANS-GROUPED", 0, 2.5, new AllocationOptions(), null);
             ModelSize size = ModelSize.of(block);
             Assert.assertEquals(size.compressedLayers(), 3);
             Assert.assertTrue(size.modelBitsPerWeight() <= 2.5 && size.modelBitsPerWeight() > 2.3, size.toString());
@@ -153,7 +154,7 @@ public class ZooCommandTest {
             block.setInitializer(new XavierInitializer(), Parameter.Type.WEIGHT);
             block.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 1, 28, 28));
             model.setBlock(block);
-            ZooCommand.compress(model, "KMEANS-GROUPED", 4, null, null, null);
+            ZooCommand.compress(model, "KMEANS-GROUPED", 4, null, new AllocationOptions(), null);
             ZooCommand.export(model, ZooArchitecture.RESNET, dir);
             Assert.assertTrue(
                     Files.readString(dir.resolve("jlcm.json")).contains(ResNet20Factory.class.getName()));
