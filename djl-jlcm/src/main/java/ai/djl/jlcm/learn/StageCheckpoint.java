@@ -146,14 +146,19 @@ final class StageCheckpoint {
         if (!Files.isRegularFile(manifest)) {
             return false;
         }
+        JsonObject m;
         try {
-            JsonObject m = GSON.fromJson(Files.readString(manifest, StandardCharsets.UTF_8), JsonObject.class);
-            int finished = m.get("finished").getAsInt();
-            int total = m.getAsJsonObject("identity").getAsJsonArray("stages").size();
-            return finished > 0 && finished == total && !m.getAsJsonObject("files").has(streamsFile(finished - 1));
-        } catch (JsonParseException | NullPointerException | IllegalStateException | ClassCastException e) {
+            m = GSON.fromJson(Files.readString(manifest, StandardCharsets.UTF_8), JsonObject.class);
+        } catch (JsonParseException e) {
             return false;
         }
+        if (m == null || !m.has("finished") || !m.has("files") || !m.has("identity")
+                || !m.getAsJsonObject("identity").has("stages")) {
+            return false;
+        }
+        int finished = m.get("finished").getAsInt();
+        int total = m.getAsJsonObject("identity").getAsJsonArray("stages").size();
+        return finished > 0 && finished == total && !m.getAsJsonObject("files").has(streamsFile(finished - 1));
     }
 
     /**
