@@ -3,8 +3,10 @@ package ai.djl.jlcm.learn;
 /**
  * Settings of end-to-end fine-tuning after the layer-wise pass: every codebook and scale of the
  * compressed model (and, optionally, every float parameter left uncompressed: norms, biases,
- * position tables) learned jointly with Adam so that the model's outputs on the calibration inputs
- * match the float model's. The mappings (indices) stay fixed. Immutable.
+ * position tables, but not the dense weights of Linear or convolution layers left float) learned
+ * jointly with Adam so that the model's outputs on the calibration inputs match the float model's.
+ * The mappings (indices) stay fixed; a run that ends worse on the calibration inputs than it began
+ * keeps its start ({@link FineTuneReport#reverted}). Immutable.
  *
  * <pre>
  * Jlcm.builder().optBits(2).optFineTune(FineTuning.builder().setSteps(100).build())
@@ -154,7 +156,9 @@ public final class FineTuning {
 
         /**
          * Sets whether the float parameters left uncompressed (norms, biases, tables no method
-         * compresses) are learned beside the codebooks and scales (default true).
+         * compresses) are learned beside the codebooks and scales (default true). The dense weights of
+         * Linear and convolution layers a plan left float are never learned: Adam at the codebooks'
+         * rate would move every one of them.
          *
          * @param learn whether to learn them
          * @return this builder

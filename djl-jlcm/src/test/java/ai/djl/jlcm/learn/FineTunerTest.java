@@ -94,6 +94,7 @@ public class FineTunerTest {
 
             FineTuneReport ft = report.fineTune();
             Assert.assertEquals(ft.steps(), 60);
+            Assert.assertFalse(ft.reverted());
             Assert.assertEquals(ft.codebookValues(), 3 * 2 * 4, "three layers, two codebooks of four codewords");
             Assert.assertEquals(ft.floatValues(), 64 + 64 + 10, "the biases");
             Assert.assertEquals(ft.lossBefore(), FineTuner.meanLoss(plain, calibration, floatCal, FineTuning.Loss.KL, m), 1e-5);
@@ -188,6 +189,76 @@ public class FineTunerTest {
             Map<String, CompressedWeight> b = weights(busy);
             for (String path : a.keySet()) {
                 Assert.assertEquals(b.get(path).getCodebooks(), a.get(path).getCodebooks(), path);
+            }
+        }
+    }
+
+    /**
+     * With one layer of three compressed, the two layers left float keep their dense weights (Adam at
+     * the codebooks' rate would move all of them); their biases learn, and the calibration loss falls.
+     */
+    @Test
+    public void denseWeightsOfLayersLeftFloatAreNotLearned() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            List<NDList> calibration = batches(m, 2, 3);
+            SequentialBlock reference = mlp(m);
+            SequentialBlock tuned = mlp(m);
+            CompressionPlan firstOnly =
+                    CompressionPlan.builder()
+                            .optDefaults(LayerSettings.builder().optMethod(Method.KMEANS).optBits(2).optGroups(2).optSkip(true).build())
+                            .optForPath("^01Linear$", LayerSettings.builder().optSkip(false).build())
+                            .build();
+            FineTuneReport ft =
+                    Jlcm.builder()
+                            .optPlan(firstOnly)
+                            .optFineTune(FineTuning.builder().setSteps(20).optLearningRate(3e-3f).build())
+                            .build()
+                            .compress(tuned, calibration, m)
+                            .fineTune();
+            Assert.assertEquals(weights(tuned).keySet(), java.util.Set.of("01Linear"));
+            Assert.assertEquals(ft.floatValues(), 64 + 64 + 10, "the three biases, no dense weight");
+            Assert.assertFalse(ft.reverted());
+            Assert.assertTrue(ft.lossAfter() < ft.lossBefore(), ft.toString());
+            boolean biasMoved = false;
+            for (int i : new int[] {2, 4}) {
+                Block a = reference.getChildren().get(i).getValue();
+                Block b = tuned.getChildren().get(i).getValue();
+                Assert.assertEquals(
+                        b.getParameters().get("weight").getArray().toFloatArray(),
+                        a.getParameters().get("weight").getArray().toFloatArray(),
+                        "layer " + i);
+                biasMoved |= !java.util.Arrays.equals(
+                        b.getParameters().get("bias").getArray().toFloatArray(), a.getParameters().get("bias").getArray().toFloatArray());
+            }
+            Assert.assertTrue(biasMoved, "a float layer's bias learned");
+        }
+    }
+
+    /**
+     * A rate far too high ends with a higher calibration loss than the start: the start is put back,
+     * every codebook and bias as the layer-wise pass left it, and the report says so.
+     */
+    @Test
+    public void aRunThatEndsWorseKeepsItsStart() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            List<NDList> calibration = batches(m, 2, 3);
+            SequentialBlock start = plain(m, calibration);
+            SequentialBlock tuned = mlp(m);
+            FineTuneReport ft = kmeans(tuned, calibration, m, FineTuning.builder().setSteps(10).optLearningRate(10f).build()).fineTune();
+            Assert.assertTrue(ft.reverted(), ft.toString());
+            Assert.assertEquals(ft.lossAfter(), ft.lossBefore());
+            List<NDList> floatOutputs = FineTuner.outputs(mlp(m), calibration, m);
+            Assert.assertEquals(FineTuner.meanLoss(tuned, calibration, floatOutputs, FineTuning.Loss.KL, m), ft.lossBefore(), 1e-6);
+            Map<String, CompressedWeight> a = weights(start);
+            Map<String, CompressedWeight> b = weights(tuned);
+            for (String path : a.keySet()) {
+                Assert.assertEquals(b.get(path).getCodebooks(), a.get(path).getCodebooks(), path);
+            }
+            for (int i : new int[] {0, 2, 4}) {
+                Assert.assertEquals(
+                        tuned.getChildren().get(i).getValue().getParameters().get("bias").getArray().toFloatArray(),
+                        start.getChildren().get(i).getValue().getParameters().get("bias").getArray().toFloatArray(),
+                        "layer " + i);
             }
         }
     }

@@ -17,8 +17,8 @@ public final class FineTuneOptions {
             paramLabel = "N",
             description = "after the layer-wise pass, fine-tune every codebook and scale (and the float parameters"
                     + " left uncompressed: norms, biases, position tables) end to end for N steps, one calibration"
-                    + " batch a step, to the float model's outputs (KL of the softmax); the mappings stay (default:"
-                    + " ${DEFAULT-VALUE}, none)")
+                    + " batch a step, to the float model's outputs (KL of the softmax); the mappings stay, and a run"
+                    + " that ends worse on the calibration set keeps its start (default: ${DEFAULT-VALUE}, none)")
     int steps;
 
     @Option(names = "--fine-tune-lr", description = "fine-tuning's Adam learning rate (default: ${DEFAULT-VALUE})")
@@ -80,12 +80,13 @@ public final class FineTuneOptions {
         if (report != null) {
             System.out.printf(
                     Locale.ROOT,
-                    "fine-tuning: %d steps on %d codebook and %d float values, calibration loss %.5f -> %.5f, %.1f s%n",
+                    "fine-tuning: %d steps on %d codebook and %d float values, calibration loss %.5f -> %.5f%s, %.1f s%n",
                     report.steps(),
                     report.codebookValues(),
                     report.floatValues(),
                     report.lossBefore(),
                     report.lossAfter(),
+                    report.reverted() ? " (it ended higher: the start is kept)" : "",
                     report.seconds());
         }
     }
@@ -109,6 +110,7 @@ public final class FineTuneOptions {
         ft.addProperty("float_values", report.floatValues());
         ft.addProperty("loss_before", report.lossBefore());
         ft.addProperty("loss_after", report.lossAfter());
+        ft.addProperty("reverted", report.reverted());
         ft.addProperty("seconds", report.seconds());
         json.add("fine_tune", ft);
     }
