@@ -2,6 +2,7 @@ package ai.djl.jlcm.allocation;
 
 import ai.djl.jlcm.nn.CompressedWeight;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -20,13 +21,23 @@ import java.util.stream.IntStream;
  * greedy by marginal gain per bit was tried first: on the MNIST CNN, whose one large layer holds 97 %
  * of the weights, it spent the budget on the small layers' cheap steps and then could not afford the
  * large layer's step, ending 0.4 bits/weight below the target. A layer's loss is asked only for the
- * widths whose size fits the budget, for several layers at once ({@link AllocationLayer#error} must
- * be thread-safe).
+ * widths whose size fits the budget, and above {@value #EAGER_BITS} bits only where the knapsack
+ * would choose them ({@link #EAGER_BITS}), for several layers at once ({@link AllocationLayer#error}
+ * must be thread-safe).
  */
 public final class BitAllocator {
 
     /** The spare budget is split into this many units. */
     static final int RESOLUTION = 1 << 15;
+
+    /**
+     * Widths up to this are measured for every layer before the knapsack is solved. A wider one (its
+     * k-means at 128 or 256 codewords costs about two thirds of all the measurements) is measured only
+     * once the knapsack chooses it with its error taken as 0: the solution that chooses no unmeasured
+     * width is optimal for the true errors too (they are at least 0), so the widths are those of
+     * measuring everything.
+     */
+    static final int EAGER_BITS = 6;
 
     private final int minBits;
     private final int maxBits;
@@ -83,21 +94,64 @@ public final class BitAllocator {
         int capacity = (int) (spare / unit);
         long[][] extra = new long[n][widths];
         double[][] error = new double[n][widths];
+        boolean[][] measured = new boolean[n][widths];
         // the layers' losses are independent (a k-means each): computed on all cores
         IntStream.range(0, n).parallel().forEach(i -> {
             AllocationLayer l = layers.get(i);
             long base = l.storedBits(minBits);
             for (int w = 0; w < widths; w++) {
                 extra[i][w] = l.storedBits(minBits + w) - base;
-                error[i][w] = extra[i][w] <= spare ? l.error(minBits + w) : Double.NaN;
+                if (extra[i][w] > spare) {
+                    error[i][w] = Double.NaN; // never chosen
+                    measured[i][w] = true;
+                } else if (minBits + w <= EAGER_BITS) {
+                    error[i][w] = l.error(minBits + w);
+                    measured[i][w] = true;
+                } // else 0, a lower bound, until the knapsack chooses it
             }
         });
+        int[] chosen;
+        while (true) {
+            chosen = solve(extra, error, unit, capacity, spare);
+            List<int[]> unmeasured = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                if (!measured[i][chosen[i]]) {
+                    unmeasured.add(new int[] {i, chosen[i]});
+                }
+            }
+            if (unmeasured.isEmpty()) {
+                break;
+            }
+            unmeasured.parallelStream().forEach(iw -> {
+                error[iw[0]][iw[1]] = layers.get(iw[0]).error(minBits + iw[1]);
+                measured[iw[0]][iw[1]] = true;
+            });
+        }
+        long used = minimum;
+        double predicted = 0;
+        for (int i = 0; i < n; i++) {
+            used += extra[i][chosen[i]];
+            predicted += error[i][chosen[i]];
+        }
+        Map<String, Integer> bits = new LinkedHashMap<>();
+        for (int i = 0; i < n; i++) {
+            bits.put(layers.get(i).path(), minBits + chosen[i]);
+        }
+        return new Allocation(bits, used, budget.parameterCount(), predicted);
+    }
+
+    /**
+     * Solves the knapsack on these errors: returns the width index of each layer that minimizes the
+     * sum of errors within {@code capacity} units.
+     */
+    private static int[] solve(long[][] extra, double[][] error, long unit, int capacity, long spare) {
+        int n = extra.length;
         double[] best = new double[capacity + 1];
         byte[][] choice = new byte[n][capacity + 1];
         for (int i = 0; i < n; i++) {
             double[] next = new double[capacity + 1];
             Arrays.fill(next, Double.POSITIVE_INFINITY);
-            for (int w = 0; w < widths && extra[i][w] <= spare; w++) {
+            for (int w = 0; w < extra[i].length && extra[i][w] <= spare; w++) {
                 int units = (int) ((extra[i][w] + unit - 1) / unit);
                 for (int c = units; c <= capacity; c++) {
                     double e = best[c - units] + error[i][w];
@@ -109,18 +163,12 @@ public final class BitAllocator {
             }
             best = next;
         }
-        Map<String, Integer> bits = new LinkedHashMap<>();
         int[] chosen = new int[n];
-        long used = minimum;
         int c = capacity;
         for (int i = n - 1; i >= 0; i--) {
             chosen[i] = choice[i][c];
-            used += extra[i][chosen[i]];
             c -= (int) ((extra[i][chosen[i]] + unit - 1) / unit);
         }
-        for (int i = 0; i < n; i++) {
-            bits.put(layers.get(i).path(), minBits + chosen[i]);
-        }
-        return new Allocation(bits, used, budget.parameterCount(), best[capacity]);
+        return chosen;
     }
 }
