@@ -158,6 +158,12 @@ final class BertCompressCommand implements Callable<Integer> {
 
     @Mixin FineTuneOptions fineTuneOptions = new FineTuneOptions();
 
+    @Option(
+            names = "--deterministic",
+            description = "bit-reproducible compression: the engine runs on one thread while compressing (slower;"
+                    + " without it, two runs of the same command differ slightly)")
+    boolean deterministic;
+
     @Option(names = "--overwrite", description = "replace --out if it holds a model directory written by djl-jlcm (any other non-empty directory is refused)")
     boolean overwrite;
 
@@ -270,7 +276,7 @@ final class BertCompressCommand implements Callable<Integer> {
                 long start = System.nanoTime();
                 JlcmReport report =
                         compress(model, plan, calibration == null ? List.of() : calibration, !wholeNetwork, bert.source(), work,
-                                fineTuneOptions.settings(), targetBits, sensitivity, allocationOptions.minBits());
+                                fineTuneOptions.settings(), targetBits, sensitivity, allocationOptions.minBits(), deterministic);
                 layerReports = report.layers();
                 fineTune = report.fineTune();
                 stageReports = report.stages();
@@ -368,6 +374,7 @@ final class BertCompressCommand implements Callable<Integer> {
         json.addProperty("file_bytes", fileBytes);
         json.addProperty("stored_bytes", size.storedBytes());
         json.addProperty("seconds", seconds);
+        json.addProperty("deterministic", deterministic);
         json.addProperty("compressed_layers", compressedLayers);
         json.addProperty("compressed_weights", size.compressedWeights());
         json.addProperty("float_parameters", floatParams);
@@ -472,11 +479,12 @@ final class BertCompressCommand implements Callable<Integer> {
      * @param targetBits the whole-model size target whose widths replace the plan's bits, or null
      * @param sensitivity how the size target's allocation predicts each layer's cost
      * @param minBits the narrowest width the size target may give a layer
+     * @param deterministic whether the engine runs on one thread while compressing
      * @return the report
      */
     static JlcmReport compress(
             Model model, CompressionPlan plan, List<NDList> calibration, boolean staged, FloatSource source, Path work,
-            FineTuning fineTune, Double targetBits, Sensitivity sensitivity, int minBits) {
+            FineTuning fineTune, Double targetBits, Sensitivity sensitivity, int minBits, boolean deterministic) {
         Jlcm.Builder jlcm = Jlcm.builder();
         if (targetBits != null) {
             jlcm.optTargetBitsPerWeight(targetBits).optSensitivity(sensitivity).optMinBits(minBits);
@@ -487,6 +495,7 @@ final class BertCompressCommand implements Callable<Integer> {
                 .optStaged(staged)
                 .optFloatSource(source)
                 .optWorkDir(work)
+                .optDeterministic(deterministic)
                 .optProgress(new StderrProgressBar())
                 .build()
                 .compress(model.getBlock(), calibration, model.getNDManager());

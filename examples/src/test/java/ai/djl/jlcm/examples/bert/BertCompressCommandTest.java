@@ -125,7 +125,7 @@ public class BertCompressCommandTest {
             Assert.assertEquals(linears.size(), 6 * TinyBert.CONFIG.layers() + 3);
             Assert.assertTrue(linears.contains("embeddings/word_embeddings"), linears.toString());
             BertCompressCommand kmeans = new BertCompressCommand();
-            int n = BertCompressCommand.compress(model, kmeans.plan(), List.of(), true, null, null, null, null, null, 1).layerCount();
+            int n = BertCompressCommand.compress(model, kmeans.plan(), List.of(), true, null, null, null, null, null, 1, false).layerCount();
             Assert.assertEquals(n, linears.size());
             Assert.assertTrue(linearPaths(model.getBlock()).isEmpty());
             compressedLogits = logits(model.getBlock(), model.getNDManager(), ids);

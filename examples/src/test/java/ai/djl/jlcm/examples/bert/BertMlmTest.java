@@ -639,7 +639,7 @@ public class BertMlmTest {
             try (Model model = PretrainedBert.load(bundle, TinyBert.CONFIG, PREFIX);
                     NDManager m = NDManager.newBaseManager()) {
                 List<NDList> calibration = List.of(inputs(m, ids(4, 10, 40, 1)));
-                ai.djl.jlcm.learn.JlcmReport report = BertCompressCommand.compress(model, plan, calibration, true, null, null, null, null, null, 1);
+                ai.djl.jlcm.learn.JlcmReport report = BertCompressCommand.compress(model, plan, calibration, true, null, null, null, null, null, 1, false);
                 Assert.assertEquals(report.dataFree().size(), 1, method);
                 ReplacedLayer table = report.dataFree().get(0);
                 Assert.assertEquals(table.path(), BertCompressCommand.WORD_TABLE);
