@@ -17,13 +17,13 @@ import java.util.Map;
 import java.util.Random;
 
 /**
- * Scalar against vector codebooks at 2 bits per weight on BERT-base, data-free: every one of the 75
+ * Scalar against vector codebooks at b bits per weight on BERT-base, data-free: every one of the 75
  * {@code Linear} weights of {@code bert compress} (the tied word table included) is replaced in place
  * by its k-means reconstruction, and the model is scored with {@code bert evaluate}'s protocol. A
  * layer's rows are cut into G contiguous groups; each group gets one k-means codebook of {@code
- * 2^(2·d)} codewords over the vectors of {@code d} consecutive weights of a row ({@code d = 1}: the
+ * 2^(b·d)} codewords over the vectors of {@code d} consecutive weights of a row ({@code d = 1}: the
  * scalar codebook of KMEANS-GROUPED, fitted by the library's deterministic {@link KMeans1d}; {@code
- * d = 2, 4}: 4 and 8 index bits per vector, fitted on at most 2^16 vectors of the group by k-means++
+ * d > 1}: {@code b·d} index bits per vector, fitted on at most 2^16 vectors of the group by k-means++
  * seeding from the given seed and 25 Lloyd iterations), then every vector takes its nearest
  * codeword. Only the accuracy is measured: the weights stay float arrays, no
  * storage is written. Not a test: run by hand from the repository root after {@code mvn package
@@ -31,8 +31,8 @@ import java.util.Random;
  *
  * <pre>
  * CP=examples/target/test-classes:examples/target/jlcm.jar
- * java -Dai.djl.offline=true -cp $CP ai.djl.jlcm.examples.bert.VectorCodebookProbe D G SEED [bert evaluate options]
- * java -Dai.djl.offline=true -cp $CP ai.djl.jlcm.examples.bert.VectorCodebookProbe 2 16 1 --sequences 600
+ * java -Dai.djl.offline=true -cp $CP ai.djl.jlcm.examples.bert.VectorCodebookProbe D B G SEED [bert evaluate options]
+ * java -Dai.djl.offline=true -cp $CP ai.djl.jlcm.examples.bert.VectorCodebookProbe 2 2 16 1 --sequences 600
  * </pre>
  *
  * <p>{@code D = 0} scores the float model.
@@ -47,16 +47,17 @@ public final class VectorCodebookProbe {
     /**
      * Runs the probe.
      *
-     * @param args the vector length d (0: float), the groups per layer, the seed of the vector k-means,
-     *     then {@code bert evaluate}'s data options
+     * @param args the vector length d (0: float), the bits per weight b, the groups per layer, the seed
+     *     of the vector k-means, then {@code bert evaluate}'s data options
      * @throws Exception if the model or data cannot be read
      */
     public static void main(String[] args) throws Exception {
         int dim = Integer.parseInt(args[0]);
-        int groups = Integer.parseInt(args[1]);
-        long seed = Long.parseLong(args[2]);
+        int bits = Integer.parseInt(args[1]);
+        int groups = Integer.parseInt(args[2]);
+        long seed = Long.parseLong(args[3]);
         BertOptions options = new BertOptions();
-        new CommandLine(options).parseArgs(Arrays.copyOfRange(args, 3, args.length));
+        new CommandLine(options).parseArgs(Arrays.copyOfRange(args, 4, args.length));
         RegistryFetcher fetcher = options.fetcher();
         BertFiles files = BertFiles.fetch(fetcher);
         List<MlmProtocol.MaskedSequence> data = options.evaluationData(fetcher, files.tokens());
@@ -79,9 +80,9 @@ public final class VectorCodebookProbe {
                     int r0 = (int) ((long) rows * k / g);
                     int r1 = (int) ((long) rows * (k + 1) / g);
                     if (dim == 1) {
-                        quantizeScalar(w, q, r0 * cols, r1 * cols);
+                        quantizeScalar(w, q, r0 * cols, r1 * cols, 1 << bits);
                     } else {
-                        quantize(w, q, r0 * cols, r1 * cols, dim, new Random(seed * 1_000_003L + 31L * layers + k));
+                        quantize(w, q, r0 * cols, r1 * cols, dim, 1 << (bits * dim), new Random(seed * 1_000_003L + 31L * layers + k));
                     }
                 }
                 double err = 0;
@@ -97,9 +98,10 @@ public final class VectorCodebookProbe {
             MlmEvaluation.Result r = MlmEvaluation.evaluate(model, data, options.batchSize());
             System.out.printf(
                     Locale.ROOT,
-                    "d=%d G=%d seed %d: %d layers in %.1f s, mean relative squared error %.5f; %s, %d sequences: top-1"
+                    "d=%d b=%d G=%d seed %d: %d layers in %.1f s, mean relative squared error %.5f; %s, %d sequences: top-1"
                             + " %.2f %%, pseudo-perplexity %.2f%n",
                     dim,
+                    bits,
                     groups,
                     seed,
                     layers,
@@ -112,10 +114,10 @@ public final class VectorCodebookProbe {
         }
     }
 
-    /** Writes the 2-bit scalar k-means reconstruction of {@code w[from, to)} into {@code q}. */
-    private static void quantizeScalar(float[] w, float[] q, int from, int to) {
+    /** Writes the scalar k-means reconstruction of {@code w[from, to)} into {@code q}. */
+    private static void quantizeScalar(float[] w, float[] q, int from, int to, int codes) {
         float[] values = Arrays.copyOfRange(w, from, to);
-        float[] c = KMeans1d.fit(values, null, 4);
+        float[] c = KMeans1d.fit(values, null, codes);
         int[] a = KMeans1d.assign(values, c);
         for (int i = 0; i < values.length; i++) {
             q[from + i] = c[a[i]];
@@ -123,9 +125,8 @@ public final class VectorCodebookProbe {
     }
 
     /** Writes the k-means reconstruction of the d-vectors of {@code w[from, to)} into {@code q}. */
-    private static void quantize(float[] w, float[] q, int from, int to, int dim, Random random) {
+    private static void quantize(float[] w, float[] q, int from, int to, int dim, int codes, Random random) {
         int n = (to - from) / dim;
-        int codes = 1 << (2 * dim);
         int fit = Math.min(n, FIT_VECTORS);
         int[] sample = new int[fit];
         for (int i = 0; i < fit; i++) {
