@@ -27,7 +27,7 @@ import java.util.Random;
  * seeding from the given seed and 25 Lloyd iterations), then every vector takes its nearest
  * codeword. Only the accuracy is measured: the weights stay float arrays, no
  * storage is written. Not a test: run by hand from the repository root after {@code mvn package
- * -DskipTests} and {@code mvn test-compile -pl examples}:
+ * -DskipTests} and {@code mvn test-compile -pl examples -am}:
  *
  * <pre>
  * CP=examples/target/test-classes:examples/target/jlcm.jar
