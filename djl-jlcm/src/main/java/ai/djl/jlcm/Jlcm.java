@@ -446,8 +446,8 @@ public final class Jlcm {
          * round with GPTQ instead of learning; RTN and KMEANS layers are compressed data-free before
          * the calibrated pass), bits, groups, mode and learning settings, and which layers are
          * compressed (default: the library defaults, every Linear and convolution). The shorthands
-         * {@link #optBits}, {@link #optGroups}, {@link #optMode}, {@link #optMapping} and {@link
-         * #optSteps} override the plan's defaults.
+         * {@link #optBits}, {@link #optVectorLength}, {@link #optGroups}, {@link #optMode}, {@link
+         * #optMapping} and {@link #optSteps} override the plan's defaults.
          *
          * <p>A weight that is also read as an embedding table (a word table tied to a decoder) should
          * be rounded data-free by a path rule when the default is a GPTQ method: GPTQ's compensation
@@ -514,6 +514,21 @@ public final class Jlcm {
          */
         public Builder optBits(int bits) {
             defaults.optBits(bits);
+            return this;
+        }
+
+        /**
+         * Sets the plan's default vector length (default 1, scalar codebooks): {@code d} consecutive
+         * weights of a row share one codeword of {@code d} values, an index of {@code bits·d} bits.
+         * JLCM layers then start from GPTQ's rounding onto importance-weighted k-means codebooks and
+         * learn the codebooks with FROZEN mappings; inside {@link #optReconstructionUnits units}
+         * they start from the nearest codewords.
+         *
+         * @param vectorLength 1 to 8, dividing the rows of the layers it applies to
+         * @return this builder
+         */
+        public Builder optVectorLength(int vectorLength) {
+            defaults.optVectorLength(vectorLength);
             return this;
         }
 

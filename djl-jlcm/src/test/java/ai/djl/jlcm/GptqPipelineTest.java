@@ -1,8 +1,10 @@
 package ai.djl.jlcm;
 
 import ai.djl.Model;
+import ai.djl.jlcm.export.Manifest;
 import ai.djl.jlcm.export.ModelExporter;
 import ai.djl.jlcm.export.TinyModels;
+import ai.djl.jlcm.learn.FineTuning;
 import ai.djl.jlcm.learn.JlcmReport;
 import ai.djl.jlcm.learn.LayerReport;
 import ai.djl.jlcm.plan.CompressionPlan;
@@ -31,7 +33,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** GPTQ through the same pipeline as JLCM: lower output error than rounding to nearest on its grid. */
+/**
+ * GPTQ through the same pipeline as JLCM: lower output error than rounding to nearest on its grid;
+ * and vector codebooks, whose JLCM starts from GPTQ's rounding.
+ */
 public class GptqPipelineTest {
 
     private static Model mlp(NDManager data) {
@@ -143,6 +148,53 @@ public class GptqPipelineTest {
                     NDManager m = reloaded.getNDManager().newSubManager()) {
                 NDArray y = m.create(x.toFloatArray(), x.getShape());
                 float[] actual = reloaded.getBlock().forward(new ParameterStore(m, false), new NDList(y), false).head().toFloatArray();
+                Assert.assertEquals(actual, expected);
+            }
+        }
+    }
+
+    /** Vector codebooks (GPTVQ rounding, learned codebooks, fine-tuning) through the same pipeline, exported and reloaded. */
+    @Test
+    public void jlcmVectorsBeatKMeansVectorsFineTuneExportAndReload() throws Exception {
+        Path dir = Files.createTempDirectory("vectors").resolve("model");
+        try (NDManager data = NDManager.newBaseManager();
+                Model reference = mlp(data);
+                Model kMeans = mlp(data);
+                Model jlcm = mlp(data)) {
+            data.getEngine().setRandomSeed(4);
+            List<NDList> calibration = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                calibration.add(new NDList(correlated(data, 64)));
+            }
+            NDArray test = correlated(data, 256);
+            // 2 bits per weight in pairs: 16 codewords of 2 values per group
+            LayerSettings settings = LayerSettings.builder().optMethod(Method.KMEANS).optBits(2).optVectorLength(2).optGroups(2).build();
+            CodebookTransformer.builder().optPlan(CompressionPlan.of(settings)).build().transform(kMeans.getBlock());
+            JlcmReport report =
+                    Jlcm.builder()
+                            .optPlan(CompressionPlan.of(settings.toBuilder().optMethod(Method.JLCM).optSteps(40).build()))
+                            .optFineTune(FineTuning.builder().setSteps(20).optLearningRate(1e-3f).build())
+                            .build()
+                            .compress(jlcm, calibration);
+            Assert.assertEquals(report.layers().size(), 3);
+            for (LayerReport l : report.layers()) {
+                Assert.assertEquals(l.vectorLength(), 2, l.toString());
+                Assert.assertEquals(l.bits(), 4, l.toString());
+                Assert.assertTrue(l.learnedError() <= l.initError(), l.toString());
+            }
+            Assert.assertTrue(report.fineTune().lossAfter() < report.fineTune().lossBefore(), report.fineTune().toString());
+            double k = outputError(reference, kMeans, test);
+            double j = outputError(reference, jlcm, test);
+            // measured: 0.187 against 0.225
+            Assert.assertTrue(j < 0.9 * k, "JLCM vectors " + j + " vs k-means vectors " + k);
+
+            ModelExporter.builder().build().export(jlcm, dir);
+            Assert.assertTrue(Manifest.read(dir.resolve(Manifest.FILE_NAME)).layers().stream().allMatch(l -> l.vectorLength() == 2));
+            float[] expected = jlcm.getBlock().forward(new ParameterStore(data, false), new NDList(test), false).head().toFloatArray();
+            try (ZooModel<NDList, NDList> reloaded = TinyModels.load(dir);
+                    NDManager m = reloaded.getNDManager().newSubManager()) {
+                NDArray x = m.create(test.toFloatArray(), test.getShape());
+                float[] actual = reloaded.getBlock().forward(new ParameterStore(m, false), new NDList(x), false).head().toFloatArray();
                 Assert.assertEquals(actual, expected);
             }
         }

@@ -117,7 +117,8 @@ public final class BitAllocation {
     }
 
     /**
-     * Allocates widths from {@code minBits} to 8 bits to the layers {@code plan} compresses,
+     * Allocates widths from {@code minBits} to 8 bits (to {@code 8 / vectorLength} with vector
+     * codebooks) to the layers {@code plan} compresses,
      * weighting each layer's quantization error by the Fisher information of its weights, or by the
      * data-free relative error.
      *
@@ -135,12 +136,14 @@ public final class BitAllocation {
      */
     public static Allocation allocate(
             Block root, CompressionPlan plan, double targetBitsPerWeight, FloatSource source, FisherInformation fisher, int minBits) {
-        BitAllocator allocator = new BitAllocator(minBits, CompressedWeight.MAX_BITS);
         long start = System.nanoTime();
         Map<String, LayerSettings> selected = CodebookTransformer.builder().optPlan(plan).build().selectedLayers(root);
         if (selected.isEmpty()) {
             throw new IllegalArgumentException("The layer selection matches no layer of the model");
         }
+        // a vector codebook's index holds bits · vectorLength bits: the widest vectors cap every layer
+        int vectorLength = selected.values().stream().mapToInt(LayerSettings::getVectorLength).max().orElse(1);
+        BitAllocator allocator = new BitAllocator(minBits, CompressedWeight.MAX_BITS / vectorLength);
         BlockTree tree = BlockTree.of(root);
         Map<Parameter, Integer> places = new IdentityHashMap<>();
         for (String path : selected.keySet()) {
@@ -197,7 +200,7 @@ public final class BitAllocation {
         logger.info(
                 "Allocated widths of {} to {} bits for {} bits/weight ({}): {} layers, {} bits/weight for the whole model, predicted error {}, in {} s",
                 minBits,
-                CompressedWeight.MAX_BITS,
+                CompressedWeight.MAX_BITS / vectorLength,
                 targetBitsPerWeight,
                 fisher == null ? Sensitivity.WEIGHT_ERROR : Sensitivity.FISHER,
                 layers.size(),
@@ -270,8 +273,12 @@ public final class BitAllocation {
         public long storedBits(int bits) {
             // the stored form (mode, groups) depends on the rows only: read it from the first column
             long rows = shape.get(0);
-            CompressedWeight form = quantizer.quantize(new float[Math.toIntExact(rows)], new Shape(rows, 1), atWidth.apply(bits));
-            return places * CompressedWeight.storedBits(shape, bits, form.getMode(), form.getGroups());
+            LayerSettings settings = atWidth.apply(bits);
+            LayerSettings scalar = settings.toBuilder().optVectorLength(1).build();
+            CompressedWeight form = quantizer.quantize(new float[Math.toIntExact(rows)], new Shape(rows, 1), scalar);
+            return places
+                    * CompressedWeight.storedBits(
+                            shape, settings.getIndexBits(), settings.getVectorLength(), form.getMode(), form.getGroups());
         }
 
         /**

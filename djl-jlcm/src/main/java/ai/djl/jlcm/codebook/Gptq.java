@@ -3,6 +3,8 @@ package ai.djl.jlcm.codebook;
 import ai.djl.jlcm.nn.CodebookMode;
 import ai.djl.jlcm.nn.CompressedWeight;
 
+import java.util.stream.IntStream;
+
 /**
  * GPTQ (Frantar et al., ICLR 2023) rounding onto a given grid: the columns of a weight are rounded
  * one after the other, and each column's rounding error is spread over the columns not yet rounded
@@ -14,6 +16,12 @@ import ai.djl.jlcm.nn.CompressedWeight;
  * <p>The grid is the one of a {@link CompressedWeight} (its codebooks, scales and neuron groups):
  * RTN's per-row uniform levels give classic GPTQ, grouped k-means codebooks give GPTQ onto the same
  * storage as JLCM. Only the indices are chosen here; the grid is kept.
+ *
+ * <p>With vector codebooks (GPTVQ, van Baalen et al. 2024) the {@code d} columns of a vector are
+ * rounded together: each row's vector takes the codeword nearest under the distance that weights
+ * column {@code j} by {@code 1/U_jj²} (the GPTQ error of rounding that column alone, {@code H⁻¹ =
+ * UᵀU}), then the vector's columns spread their errors one after the other as scalar columns do,
+ * which is the block update of the vector's error.
  *
  * <p>A convolution's weight is taken flattened to {@code [filters, C/groups·k…]} with X its unfolded
  * input patches (im2col), as {@code gptq.py} does with {@code nn.Unfold}; a grouped (depthwise)
@@ -71,15 +79,16 @@ public final class Gptq {
             w[i] = weight[i];
         }
         int[][] order = new int[rows][];
-        float[][] levels = levels(grid, order);
-        int[] indices = new int[rows * cols];
+        float[][] levels = grid.getVectorLength() == 1 ? levels(grid, order) : rowBooks(grid);
+        int[] indices = new int[rows * grid.indexCols()];
         int rowsPerGram = rows / grams.length;
         for (int g = 0; g < grams.length; g++) {
-            round(w, grams[g], dampening, g * rowsPerGram, (g + 1) * rowsPerGram, cols, levels, order, indices);
+            round(w, grams[g], dampening, g * rowsPerGram, (g + 1) * rowsPerGram, cols, grid.getVectorLength(), levels, order, indices);
         }
         return new CompressedWeight(
                 grid.getShape(),
                 grid.getBits(),
+                grid.getVectorLength(),
                 grid.getMode(),
                 grid.getGroups(),
                 grid.getGroupOf(),
@@ -88,9 +97,13 @@ public final class Gptq {
                 indices);
     }
 
-    /** GPTQ on rows {@code [from, to)} of {@code w} with one Gram: fills their indices, updates w. */
+    /**
+     * GPTQ on rows {@code [from, to)} of {@code w} with one Gram: fills their indices, updates w. With
+     * vectors of {@code d > 1} columns, {@code levels[row]} is the row's codebook (scaled) and {@code
+     * order} is unused.
+     */
     private static void round(
-            double[] w, double[] gram, float dampening, int from, int to, int cols, float[][] levels, int[][] order, int[] indices) {
+            double[] w, double[] gram, float dampening, int from, int to, int cols, int d, float[][] levels, int[][] order, int[] indices) {
         double[] h = gram.clone();
         double meanDiag = 0;
         for (int j = 0; j < cols; j++) {
@@ -107,42 +120,97 @@ public final class Gptq {
             h[j * cols + j] += dampening * meanDiag;
         }
         double[] u = upperCholeskyOfInverse(h, cols);
-        double[] err = new double[(to - from) * BLOCK];
-        for (int i1 = 0; i1 < cols; i1 += BLOCK) {
-            int i2 = Math.min(cols, i1 + BLOCK);
-            int count = i2 - i1;
-            for (int i = 0; i < count; i++) {
-                int c = i1 + i;
-                double d = u[c * cols + c];
-                for (int o = from; o < to; o++) {
-                    double v = w[o * cols + c];
-                    float[] lv = levels[o];
-                    int q = KMeans1d.nearest((float) v, lv);
-                    indices[o * cols + c] = order[o][q];
-                    double e = (v - lv[q]) / d;
-                    err[(o - from) * BLOCK + i] = e;
-                    int base = o * cols;
+        int block = BLOCK - BLOCK % d; // a vector never spans two blocks
+        // d > 1: a vector's distance weights its column j by 1/U_jj², the error of rounding it alone
+        double[] columnWeights = new double[cols];
+        for (int j = 0; j < cols; j++) {
+            columnWeights[j] = 1 / (u[j * cols + j] * u[j * cols + j]);
+        }
+        for (int i1 = 0; i1 < cols; i1 += block) {
+            int start = i1;
+            int i2 = Math.min(cols, i1 + block);
+            // rows are independent given U: each runs the block's columns, then its lazy update,
+            // in the same order whatever the thread, so the result does not depend on the threads
+            IntStream.range(from, to).parallel().forEach(o -> {
+                double[] err = new double[i2 - start];
+                int base = o * cols;
+                float[] lv = levels[o];
+                int chosen = 0;
+                for (int c = start; c < i2; c++) {
+                    double v = w[base + c];
+                    double e;
+                    if (d == 1) {
+                        int q = KMeans1d.nearest((float) v, lv);
+                        indices[base + c] = order[o][q];
+                        e = (v - lv[q]) / u[c * cols + c];
+                    } else {
+                        if (c % d == 0) {
+                            chosen = nearestVector(w, base + c, lv, columnWeights, c, d);
+                            indices[(base + c) / d] = chosen;
+                        }
+                        e = (v - lv[chosen * d + c % d]) / u[c * cols + c];
+                    }
+                    err[c - start] = e;
                     for (int j = c + 1; j < i2; j++) {
                         w[base + j] -= e * u[c * cols + j];
                     }
                 }
-            }
-            if (i2 < cols) {
-                for (int o = from; o < to; o++) {
-                    int base = o * cols;
-                    for (int i = 0; i < count; i++) {
-                        double e = err[(o - from) * BLOCK + i];
-                        if (e == 0) {
-                            continue;
-                        }
-                        int urow = (i1 + i) * cols;
-                        for (int j = i2; j < cols; j++) {
-                            w[base + j] -= e * u[urow + j];
-                        }
+                for (int c = start; c < i2 && i2 < cols; c++) {
+                    double e = err[c - start];
+                    if (e == 0) {
+                        continue;
+                    }
+                    int urow = c * cols;
+                    for (int j = i2; j < cols; j++) {
+                        w[base + j] -= e * u[urow + j];
                     }
                 }
+            });
+        }
+    }
+
+    /**
+     * The codeword of {@code book} (codeword {@code q} at {@code q·d}) nearest to the vector at {@code
+     * w[at, at + d)}, whose first column is {@code c}, under the distance that weights column {@code
+     * j} by {@code weight[j]}.
+     */
+    private static int nearestVector(double[] w, int at, float[] book, double[] weight, int c, int d) {
+        int best = 0;
+        double bestDistance = Double.POSITIVE_INFINITY;
+        for (int q = 0, at2 = 0; at2 < book.length; q++, at2 += d) {
+            double dist = 0;
+            for (int j = 0; j < d; j++) {
+                double e = w[at + j] - book[at2 + j];
+                dist += weight[c + j] * e * e;
+            }
+            if (dist < bestDistance) {
+                bestDistance = dist;
+                best = q;
             }
         }
+        return best;
+    }
+
+    /** Each row's vector codebook, times its group's scale in SCALED mode: {@code k·d} values. */
+    private static float[][] rowBooks(CompressedWeight grid) {
+        int values = grid.codewords() * grid.getVectorLength();
+        float[] books = grid.getCodebooks();
+        float[] scales = grid.getScales();
+        int[] groupOf = grid.getGroupOf();
+        float[][] ofGroup = new float[grid.getGroups()][];
+        for (int g = 0; g < ofGroup.length; g++) {
+            int book = grid.getMode() == CodebookMode.MULTI ? g : 0;
+            float s = grid.getMode() == CodebookMode.SCALED ? scales[g] : 1f;
+            ofGroup[g] = new float[values];
+            for (int i = 0; i < values; i++) {
+                ofGroup[g][i] = books[book * values + i] * s;
+            }
+        }
+        float[][] out = new float[grid.rows()][];
+        for (int o = 0; o < out.length; o++) {
+            out[o] = ofGroup[groupOf[o]]; // shared: the rows of a group select the same values
+        }
+        return out;
     }
 
     /**
@@ -195,18 +263,21 @@ public final class Gptq {
             }
             double d = Math.sqrt(s);
             t[j * n + j] = d;
-            for (int i = j - 1; i >= 0; i--) {
-                double v = h[i * n + j];
-                for (int k = j + 1; k < n; k++) {
-                    v -= t[i * n + k] * t[j * n + k];
+            int column = j;
+            // the entries above the diagonal are independent: in parallel where the work is worth it
+            IntStream rows = IntStream.range(0, j);
+            (j * (long) (n - j) > 1 << 14 ? rows.parallel() : rows).forEach(i -> {
+                double v = h[i * n + column];
+                for (int k = column + 1; k < n; k++) {
+                    v -= t[i * n + k] * t[column * n + k];
                 }
-                t[i * n + j] = v / d;
-            }
+                t[i * n + column] = v / d;
+            });
         }
-        // U = Ũ⁻¹, upper triangular: solve Ũ U = I column by column, from the bottom
+        // U = Ũ⁻¹, upper triangular: solve Ũ U = I column by column (independent), from the bottom
         double[] u = new double[n * n];
-        double[] col = new double[n];
-        for (int c = 0; c < n; c++) {
+        IntStream.range(0, n).parallel().forEach(c -> {
+            double[] col = new double[c + 1];
             col[c] = 1 / t[c * n + c];
             for (int i = c - 1; i >= 0; i--) {
                 double v = 0;
@@ -218,7 +289,7 @@ public final class Gptq {
             for (int k = 0; k <= c; k++) {
                 u[k * n + c] = col[k];
             }
-        }
+        });
         return u;
     }
 }

@@ -5,6 +5,9 @@ import ai.djl.jlcm.nn.CompressedWeight;
 import ai.djl.jlcm.plan.LayerSettings;
 import ai.djl.ndarray.types.Shape;
 
+import java.util.Arrays;
+import java.util.stream.IntStream;
+
 /**
  * k-means codebooks over contiguous blocks of output channels, without re-ordering.
  *
@@ -16,7 +19,7 @@ import ai.djl.ndarray.types.Shape;
  */
 public final class KMeansQuantizer implements WeightQuantizer {
 
-    /** {@inheritDoc} Reads the settings' bits, groups and mode. */
+    /** {@inheritDoc} Reads the settings' bits, vector length, groups and mode. */
     @Override
     public CompressedWeight quantize(float[] weight, Shape shape, LayerSettings settings) {
         int rows = Math.toIntExact(shape.get(0));
@@ -25,7 +28,7 @@ public final class KMeansQuantizer implements WeightQuantizer {
         for (int o = 0; o < rows; o++) {
             groupOf[o] = (int) ((long) o * g / rows);
         }
-        return fit(weight, null, shape, settings.getBits(), settings.getMode(), g, groupOf);
+        return fit(weight, null, shape, settings.getIndexBits(), settings.getVectorLength(), settings.getMode(), g, groupOf);
     }
 
     /**
@@ -36,24 +39,32 @@ public final class KMeansQuantizer implements WeightQuantizer {
      * all scaled weights, each weighted by its importance times its group's squared scale (its error
      * in weight units).
      *
+     * <p>Scalar codebooks ({@code vectorLength} 1) are fitted by {@link KMeans1d}; vector codebooks by
+     * {@link VectorKMeans} over consecutive {@code vectorLength}-weight pieces of the rows, with a
+     * fixed seed per codebook.
+     *
      * @param weight the dense weight, row-major
      * @param importance a non-negative importance per weight (for example the squared input
      *     magnitude it multiplies), or {@code null} for uniform importance
      * @param shape its shape
      * @param bits the index width
+     * @param vectorLength the weights per codeword
      * @param mode the mode
      * @param groups the number of groups
      * @param groupOf the group of each neuron
      * @return the compressed weight
+     * @throws IllegalArgumentException if the vector length does not divide a row
      */
     public static CompressedWeight fit(
             float[] weight,
             float[] importance,
             Shape shape,
             int bits,
+            int vectorLength,
             CodebookMode mode,
             int groups,
             int[] groupOf) {
+        CompressedWeight.checkVectorLength(shape, vectorLength);
         int rows = groupOf.length;
         int cols = Math.toIntExact(shape.size() / rows);
         int k = 1 << bits;
@@ -90,20 +101,23 @@ public final class KMeansQuantizer implements WeightQuantizer {
                     }
                 }
             }
-            float[] codebook = fitOrZeros(scaled, scaledImportance, k);
-            int[] indices = new int[weight.length];
-            for (int i = 0; i < scaled.length; i++) {
-                indices[i] = KMeans1d.nearest(scaled[i], codebook);
+            float[] codebook = fitOrZeros(scaled, scaledImportance, 0, scaled.length, vectorLength, k, 0);
+            int[] indices = new int[weight.length / vectorLength];
+            for (int i = 0; i < indices.length; i++) {
+                indices[i] = nearest(scaled, scaledImportance, i * vectorLength, codebook, vectorLength);
             }
             return new CompressedWeight(
-                    shape, bits, mode, groups, groupOf, codebook, scales, indices);
+                    shape, bits, vectorLength, mode, groups, groupOf, codebook, scales, indices);
         }
+        int values = k * vectorLength;
         float[] codebooks;
         if (groups == 1) { // the whole weight, not a copy (a 7B model's token table is 131 M weights)
-            codebooks = weight.length == 0 ? new float[k] : fitOrZeros(weight, importance, k);
+            codebooks = weight.length == 0 ? new float[values] : fitOrZeros(weight, importance, 0, weight.length, vectorLength, k, 0);
         } else {
-            codebooks = new float[groups * k];
-            for (int j = 0; j < groups; j++) {
+            codebooks = new float[groups * values];
+            float[] all = codebooks;
+            // the groups' fits are independent and seeded by group: in parallel, the same result
+            IntStream.range(0, groups).parallel().forEach(j -> {
                 float[] members = new float[groupSize[j] * cols];
                 float[] memberImportance = importance == null ? null : new float[members.length];
                 int p = 0;
@@ -116,32 +130,48 @@ public final class KMeansQuantizer implements WeightQuantizer {
                         p += cols;
                     }
                 }
-                float[] codebook = members.length == 0 ? new float[k] : fitOrZeros(members, memberImportance, k);
-                System.arraycopy(codebook, 0, codebooks, j * k, k);
-            }
+                float[] codebook =
+                        members.length == 0
+                                ? new float[values]
+                                : fitOrZeros(members, memberImportance, 0, members.length, vectorLength, k, j);
+                System.arraycopy(codebook, 0, all, j * values, values);
+            });
         }
         // allocated after the fit, whose sorted copy of the weight is garbage by now
-        int[] indices = new int[weight.length];
-        float[] codebook = new float[k];
-        for (int o = 0; o < rows; o++) {
-            System.arraycopy(codebooks, groupOf[o] * k, codebook, 0, k);
-            for (int n = 0; n < cols; n++) {
-                indices[o * cols + n] = KMeans1d.nearest(weight[o * cols + n], codebook);
+        int[] indices = new int[weight.length / vectorLength];
+        int indexCols = cols / vectorLength;
+        float[] all = codebooks;
+        IntStream.range(0, rows).parallel().forEach(o -> {
+            float[] codebook = Arrays.copyOfRange(all, groupOf[o] * values, (groupOf[o] + 1) * values);
+            for (int n = 0; n < indexCols; n++) {
+                indices[o * indexCols + n] = nearest(weight, importance, (o * indexCols + n) * vectorLength, codebook, vectorLength);
             }
-        }
-        return new CompressedWeight(shape, bits, mode, groups, groupOf, codebooks, null, indices);
+        });
+        return new CompressedWeight(shape, bits, vectorLength, mode, groups, groupOf, codebooks, null, indices);
+    }
+
+    /** The codeword nearest to the piece at {@code at}: by value for scalars, importance-weighted for vectors. */
+    private static int nearest(float[] values, float[] importance, int at, float[] codebook, int vectorLength) {
+        return vectorLength == 1
+                ? KMeans1d.nearest(values[at], codebook)
+                : VectorKMeans.nearest(values, importance, at, codebook, vectorLength);
     }
 
     /** Weighted k-means, falling back to unweighted when every importance is zero. */
-    private static float[] fitOrZeros(float[] values, float[] importance, int k) {
+    private static float[] fitOrZeros(float[] values, float[] importance, int from, int length, int vectorLength, int k, long seed) {
+        float[] weights = importance;
         if (importance != null) {
+            weights = null;
             for (float v : importance) {
                 if (v > 0) {
-                    return KMeans1d.fit(values, importance, k);
+                    weights = importance;
+                    break;
                 }
             }
         }
-        return KMeans1d.fit(values, null, k);
+        return vectorLength == 1
+                ? KMeans1d.fit(values, weights, k)
+                : VectorKMeans.fit(values, weights, from, length, vectorLength, k, seed);
     }
 
     /** {@inheritDoc} */

@@ -185,7 +185,7 @@ public class JlcmBlockFactory implements BlockFactory {
                 if (Replacements.hasBias(block) != layer.bias()) {
                     throw new IllegalArgumentException("bias presence differs");
                 }
-                CodebookWeight weight = new CodebookWeight(layer.shape(), layer.bits(), layer.mode(), layer.groups());
+                CodebookWeight weight = new CodebookWeight(layer.shape(), layer.bits(), layer.vectorLength(), layer.mode(), layer.groups());
                 replacement = Replacements.codebookBlock(block, weight, layer.path(), memoryMode);
                 tree.checkReplaceable(block, replacement, layer.path());
             } catch (IllegalArgumentException e) {

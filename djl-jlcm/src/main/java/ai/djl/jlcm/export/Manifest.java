@@ -83,7 +83,7 @@ public record Manifest(
                     "layers",
                     CHECKSUM_FIELD);
     private static final Set<String> LAYER_FIELDS =
-            Set.of("path", "type", "shape", "bits", "groups", "mode", "bias");
+            Set.of("path", "type", "shape", "bits", "vectorLength", "groups", "mode", "bias");
     private static final Pattern PLAIN_NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]*");
     private static final Pattern HEX64 = Pattern.compile("[0-9a-fA-F]{64}");
 
@@ -94,6 +94,7 @@ public record Manifest(
      * @param type "linear" or "convolution"
      * @param shape the dense weight shape
      * @param bits the index width
+     * @param vectorLength the weights per codeword (written only when above 1)
      * @param groups the neuron groups
      * @param mode the codebook mode
      * @param bias whether it has a bias
@@ -103,6 +104,7 @@ public record Manifest(
             String type,
             Shape shape,
             int bits,
+            int vectorLength,
             int groups,
             CodebookMode mode,
             boolean bias) {}
@@ -137,6 +139,9 @@ public record Manifest(
             }
             j.add("shape", shape);
             j.addProperty("bits", l.bits);
+            if (l.vectorLength != 1) {
+                j.addProperty("vectorLength", l.vectorLength);
+            }
             j.addProperty("groups", l.groups);
             j.addProperty("mode", l.mode.name());
             j.addProperty("bias", l.bias);
@@ -273,6 +278,15 @@ public record Manifest(
                 }
             }
             int bits = (int) f.integer(j, "bits", where, CompressedWeight.MIN_BITS, CompressedWeight.MAX_BITS);
+            int vectorLength =
+                    j.has("vectorLength")
+                            ? (int) f.integer(j, "vectorLength", where, 1, CompressedWeight.MAX_VECTOR_LENGTH)
+                            : 1;
+            if (size / shape[0] % vectorLength != 0) {
+                throw new MalformedModelException(
+                        source + ": '" + where + "vectorLength' " + vectorLength + " does not divide the "
+                                + size / shape[0] + " weights of a row");
+            }
             int groups = (int) f.integer(j, "groups", where, 1, shape[0]);
             String mode = f.string(j, "mode", where);
             CodebookMode codebookMode;
@@ -283,7 +297,7 @@ public record Manifest(
                         source + ": '" + where + "mode' must be one of " + java.util.Arrays.toString(CodebookMode.values())
                                 + ", got '" + mode + "'");
             }
-            layers.add(new Layer(path, type, new Shape(shape), bits, groups, codebookMode, f.bool(j, "bias", where)));
+            layers.add(new Layer(path, type, new Shape(shape), bits, vectorLength, groups, codebookMode, f.bool(j, "bias", where)));
         }
         return new Manifest(modelName, paramsFile, sha, paramsBytes, architecture, factory, layers);
     }

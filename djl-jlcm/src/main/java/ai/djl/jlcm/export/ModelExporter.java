@@ -152,6 +152,7 @@ public final class ModelExporter {
                                 cb instanceof CodebookLinear ? "linear" : "convolution",
                                 w.getShape(),
                                 w.getBits(),
+                                w.getVectorLength(),
                                 w.getGroups(),
                                 w.getMode(),
                                 cb.hasBias()));

@@ -1,6 +1,7 @@
 package ai.djl.jlcm.learn;
 
 import ai.djl.jlcm.nn.Scalars;
+import ai.djl.jlcm.codebook.Gptq;
 import ai.djl.jlcm.codebook.KMeansQuantizer;
 import ai.djl.jlcm.grouping.NeuronGrouping;
 import ai.djl.jlcm.nn.CodebookWeight;
@@ -68,7 +69,14 @@ final class CodebookLearner implements LayerLearner {
         NeuronGrouping grouping =
                 NeuronGrouping.of(weight, rows, cols, CompressedWeight.groupsFor(settings.getGroups(), shape), settings.getSeed());
         return KMeansQuantizer.fit(
-                weight, importance, shape, settings.getBits(), settings.getMode(), grouping.groups(), grouping.groupOf());
+                weight,
+                importance,
+                shape,
+                settings.getIndexBits(),
+                settings.getVectorLength(),
+                settings.getMode(),
+                grouping.groups(),
+                grouping.groupOf());
     }
 
     /** What the learning loop minimizes, over the states of one layer or of a unit's layers. */
@@ -148,9 +156,20 @@ final class CodebookLearner implements LayerLearner {
         return index;
     }
 
+    /**
+     * {@inheritDoc} Vector codebooks, whose mappings stay fixed while the codebooks learn, start from
+     * GPTQ's rounding onto the k-means codebooks (GPTVQ) with the loss's input Gram matrices, not
+     * from the nearest codewords: the mappings then already spread each vector's error over the
+     * columns not yet rounded. GPTQ rounds the float weight: rounding the least-squares weight on the
+     * compressed stream instead halved the deeper layers' errors on BERT-base but overfitted the
+     * calibration text (README, vector codebooks).
+     */
     @Override
     public LayerResult learn(NDManager parent, float[] weight, Shape shape, ReconstructionLoss loss) {
         CompressedWeight init = initialize(settings, weight, shape, loss.importance());
+        if (init.getVectorLength() > 1) {
+            init = Gptq.quantize(weight, loss.inputGrams(), init, settings.getDampening());
+        }
         try (NDManager m = parent.newSubManager()) {
             boolean neighbours = settings.getMapping() == MappingUpdate.NEIGHBOURS;
             // the coupling (an [N, N] copy) only where several moves a step use it

@@ -10,6 +10,7 @@ import ai.djl.ndarray.types.Shape;
  * @param type the replaced block's simple class name
  * @param shape the dense weight shape
  * @param bits the index width
+ * @param vectorLength the weights per codeword (1: scalar codebooks)
  * @param groups the neuron groups formed
  * @param mode the codebook mode
  * @param storedBits the stored bits of the compressed weight, overhead included
@@ -24,6 +25,7 @@ public record LayerReport(
         String type,
         Shape shape,
         int bits,
+        int vectorLength,
         int groups,
         CodebookMode mode,
         long storedBits,

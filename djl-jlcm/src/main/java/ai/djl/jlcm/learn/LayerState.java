@@ -28,6 +28,9 @@ import java.util.List;
  * NEIGHBOURS' latents stay zero: they only collect the loss's gradient at each weight. Mappings are
  * held as UINT8 arrays (at most 256 codewords) and widened to INT64, which gathers need, a chunk of
  * rows at a time.
+ *
+ * <p>Vector codebooks (a codeword per {@code d} consecutive weights) learn with FROZEN mappings only:
+ * their codebooks and scales learn, the mapping of each vector stays the initial one.
  */
 final class LayerState {
 
@@ -41,6 +44,9 @@ final class LayerState {
     private final LayerSettings config;
     private final NDManager manager;
     private final int codewords;
+    private final int vectorLength;
+    /** {@code [1, 1, d]}: the offsets of a codeword's values, for vector codebooks; else null. */
+    private final NDArray vectorOffsets;
     private final NDArray codebook;
     private final NDArray scales;
     /** The latents as row blocks of {@link #chunkRows} rows, each its own leaf of the autograd graph. */
@@ -100,12 +106,17 @@ final class LayerState {
         int rows = init.rows();
         int cols = init.cols();
         codewords = init.codewords();
+        vectorLength = init.getVectorLength();
+        if (vectorLength > 1 && config.getMapping() != MappingUpdate.FROZEN) {
+            throw new IllegalArgumentException("vector codebooks learn with FROZEN mappings only, not " + config.getMapping());
+        }
+        vectorOffsets = vectorLength == 1 ? null : m.arange(0, vectorLength, 1, DataType.INT64).reshape(1, 1, vectorLength);
         codebookWeight = CodebookWeight.of(init, m);
         codebook = codebookWeight.getCodebook().getArray();
         codebook.setRequiresGradient(true);
         rowGroup = m.create(Arrays.stream(init.getGroupOf()).asLongStream().toArray());
         rowBook = init.getMode() == CodebookMode.MULTI ? rowGroup : m.zeros(new Shape(rows), DataType.INT64);
-        initIndex = bytes(m, init.getIndices(), new Shape(rows, cols));
+        initIndex = bytes(m, init.getIndices(), new Shape(rows, init.indexCols()));
         boolean neighbours = config.getMapping() == MappingUpdate.NEIGHBOURS;
         if (neighbours && curvature == null) {
             throw new IllegalArgumentException(
@@ -367,11 +378,14 @@ final class LayerState {
     }
 
     /**
-     * Keeps each codebook sorted ascending (the proximal step's neighbours are adjacent indices):
-     * codewords that crossed are swapped back into order together with their Adam moments and, for
-     * held mappings, the indices that point at them.
+     * Keeps each scalar codebook sorted ascending (the proximal step's neighbours are adjacent
+     * indices): codewords that crossed are swapped back into order together with their Adam moments
+     * and, for held mappings, the indices that point at them. Vector codewords have no order.
      */
     private void sortCodebooks() {
+        if (vectorLength > 1) {
+            return;
+        }
         NDArray order = codebook.argSort(1);
         if (order.eq(positions).all().getBoolean()) {
             return;
@@ -406,7 +420,7 @@ final class LayerState {
     }
 
     /**
-     * Returns the state last {@link #keep kept} as a compressed weight, and frees its mapping. The
+     * Returns the state last {@link #keep kept} as a compressed weight, and frees its mapping. Scalar
      * codebooks are ascending, as every update leaves them.
      *
      * @return the compressed weight
@@ -424,15 +438,32 @@ final class LayerState {
             idx[i] = index[i] & 0xFF;
         }
         return new CompressedWeight(
-                init.getShape(), init.getBits(), init.getMode(), init.getGroups(), init.getGroupOf(), keptCodebook, keptScales, idx);
+                init.getShape(),
+                init.getBits(),
+                vectorLength,
+                init.getMode(),
+                init.getGroups(),
+                init.getGroupOf(),
+                keptCodebook,
+                keptScales,
+                idx);
     }
 
     private NDArray flatIndex(NDArray index) {
         return flatIndex(rowBook, index);
     }
 
+    /**
+     * The position in the flat codebooks of each weight's value, {@code [r, cols]}: for vector
+     * codebooks each index expands to its codeword's {@code d} consecutive values.
+     */
     private NDArray flatIndex(NDArray books, NDArray index) {
-        return books.expandDims(1).mul((long) codewords).add(index.toType(DataType.INT64, false));
+        NDArray flat = books.expandDims(1).mul((long) codewords).add(index.toType(DataType.INT64, false));
+        if (vectorOffsets == null) {
+            return flat;
+        }
+        long r = flat.getShape().get(0);
+        return flat.mul((long) vectorLength).expandDims(2).add(vectorOffsets).reshape(r, -1);
     }
 
     /** A UINT8 array of indices below 256. */

@@ -536,7 +536,7 @@ public final class SequentialCompressor {
             logger.info(
                     String.format(
                             Locale.ROOT,
-                            "[%d/%d, %.0f%% of weights] %s %s: error %.5f (nearest codeword) -> %.5f%s, %.0f%% codewords used, %.1f s, %s",
+                            "[%d/%d, %.0f%% of weights] %s %s: error %.5f (initialization) -> %.5f%s, %.0f%% codewords used, %.1f s, %s",
                             doneLayers,
                             totalLayers,
                             100.0 * doneWeights / totalWeights,
@@ -668,13 +668,13 @@ public final class SequentialCompressor {
 
     private static LayerReport report(ReplacedLayer r, double initError, double learnedError, double usage, int step) {
         return new LayerReport(
-                r.path(), r.type(), r.shape(), r.bits(), r.groups(), r.mode(), r.storedBits(),
+                r.path(), r.type(), r.shape(), r.bits(), r.vectorLength(), r.groups(), r.mode(), r.storedBits(),
                 initError, learnedError, usage, step, 0);
     }
 
     private static LayerReport withSeconds(LayerReport l, double seconds) {
         return new LayerReport(
-                l.path(), l.type(), l.shape(), l.bits(), l.groups(), l.mode(), l.storedBits(),
+                l.path(), l.type(), l.shape(), l.bits(), l.vectorLength(), l.groups(), l.mode(), l.storedBits(),
                 l.initError(), l.learnedError(), l.codewordUsage(), l.bestStep(), seconds);
     }
 

@@ -207,7 +207,8 @@ final class StageCheckpoint {
             out.add(
                     new LayerReport(
                             o.get("path").getAsString(), o.get("type").getAsString(), new Shape(shape),
-                            o.get("bits").getAsInt(), o.get("groups").getAsInt(), CodebookMode.valueOf(o.get("mode").getAsString()),
+                            o.get("bits").getAsInt(), o.has("vectorLength") ? o.get("vectorLength").getAsInt() : 1,
+                            o.get("groups").getAsInt(), CodebookMode.valueOf(o.get("mode").getAsString()),
                             o.get("storedBits").getAsLong(), o.get("initError").getAsDouble(), o.get("learnedError").getAsDouble(),
                             o.get("codewordUsage").getAsDouble(), o.get("bestStep").getAsInt(), o.get("seconds").getAsDouble()));
         }
@@ -249,7 +250,7 @@ final class StageCheckpoint {
                 }
                 Block replacement =
                         Replacements.codebookBlock(
-                                layer, new CodebookWeight(l.shape(), l.bits(), l.mode(), l.groups()), path, MemoryMode.PACKED);
+                                layer, new CodebookWeight(l.shape(), l.bits(), l.vectorLength(), l.mode(), l.groups()), path, MemoryMode.PACKED);
                 NDManager manager = layer.getDirectParameters().get("weight").getArray().getManager();
                 replacement.loadParameters(manager, is);
                 SequentialCompressor.place(root, path, layer, replacement);

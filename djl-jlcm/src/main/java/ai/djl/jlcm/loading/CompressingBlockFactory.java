@@ -340,6 +340,17 @@ public class CompressingBlockFactory implements BlockFactory {
         }
 
         /**
+         * Sets the vector length ({@code jlcm.vectorLength}; default 1, scalar codebooks; kmeans and
+         * jlcm): that many consecutive weights of a row share one codeword.
+         *
+         * @param vectorLength 1 to 8, with bits times it at most 8
+         * @return this builder
+         */
+        public Builder optVectorLength(int vectorLength) {
+            return set(LoadConfig.VECTOR_LENGTH, String.valueOf(vectorLength));
+        }
+
+        /**
          * Sets the neuron groups per layer ({@code jlcm.groups}; default 4; kmeans and jlcm).
          *
          * @param groups the groups

@@ -30,7 +30,7 @@ import java.util.regex.PatternSyntaxException;
 
 /**
  * The {@code jlcm.*} settings of one load, parsed and checked. The keys that say what to compress
- * and how parse into a {@link CompressionPlan} (method, bits, groups, mode, steps, seed and
+ * and how parse into a {@link CompressionPlan} (method, bits, vector length, groups, mode, steps, seed and
  * minWeights set its defaults; layers its layer types; include and exclude path rules that skip
  * layers). Every error names the key, its value and where it was set.
  */
@@ -39,6 +39,7 @@ final class LoadConfig {
     static final String PREFIX = "jlcm.";
     static final String METHOD = "jlcm.method";
     static final String BITS = "jlcm.bits";
+    static final String VECTOR_LENGTH = "jlcm.vectorLength";
     static final String GROUPS = "jlcm.groups";
     static final String MODE = "jlcm.mode";
     static final String LAYERS = "jlcm.layers";
@@ -59,6 +60,7 @@ final class LoadConfig {
             List.of(
                     METHOD,
                     BITS,
+                    VECTOR_LENGTH,
                     GROUPS,
                     MODE,
                     LAYERS,
@@ -162,8 +164,17 @@ final class LoadConfig {
             defaults.optBits(integer(BITS, CompressedWeight.MIN_BITS, CompressedWeight.MAX_BITS));
         }
         if (method == Method.RTN) {
+            notFor(VECTOR_LENGTH, method, "rtn has no vector codebooks");
             notFor(GROUPS, method, "rtn keeps one codebook per output channel");
             notFor(MODE, method, "rtn keeps one codebook per output channel");
+        }
+        if (given.containsKey(VECTOR_LENGTH)) {
+            int vectorLength = integer(VECTOR_LENGTH, 1, CompressedWeight.MAX_VECTOR_LENGTH);
+            int bits = given.containsKey(BITS) ? integer(BITS, CompressedWeight.MIN_BITS, CompressedWeight.MAX_BITS) : LayerSettings.DEFAULT_BITS;
+            if (bits * vectorLength > CompressedWeight.MAX_BITS) {
+                throw invalid(VECTOR_LENGTH, bits + " bits per weight times it exceed the " + CompressedWeight.MAX_BITS + "-bit index");
+            }
+            defaults.optVectorLength(vectorLength);
         }
         if (given.containsKey(GROUPS)) {
             defaults.optGroups(integer(GROUPS, 1, Integer.MAX_VALUE));

@@ -32,7 +32,8 @@ import java.util.Objects;
  */
 public class CodebookConvolution extends Convolution implements CodebookBlock {
 
-    private static final byte VERSION = 1;
+    /** Version 2 added the vector length to the weight's metadata; version 1 files still load. */
+    private static final byte VERSION = 2;
 
     private static final LayoutType[][] LAYOUTS = {
         {LayoutType.BATCH, LayoutType.CHANNEL, LayoutType.WIDTH},
@@ -201,7 +202,7 @@ public class CodebookConvolution extends Convolution implements CodebookBlock {
     @Override
     public void loadMetadata(byte loadVersion, DataInputStream is)
             throws IOException, MalformedModelException {
-        if (loadVersion != VERSION) {
+        if (loadVersion < 1 || loadVersion > VERSION) {
             throw new MalformedModelException(
                     "Layer " + layerName + ": unsupported CodebookConvolution version " + loadVersion);
         }
@@ -209,7 +210,7 @@ public class CodebookConvolution extends Convolution implements CodebookBlock {
         if (inputShapes == null) {
             inputShapes = shapes;
         }
-        codebookWeight.checkMetadata(is, layerName);
+        codebookWeight.checkMetadata(is, loadVersion, layerName);
     }
 
     /** {@inheritDoc} */

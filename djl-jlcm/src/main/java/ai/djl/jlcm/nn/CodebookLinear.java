@@ -32,7 +32,8 @@ import java.util.Objects;
  */
 public class CodebookLinear extends Linear implements CodebookBlock {
 
-    private static final byte VERSION = 1;
+    /** Version 2 added the vector length to the weight's metadata; version 1 files still load. */
+    private static final byte VERSION = 2;
 
     private final String layerName;
     private final long units;
@@ -129,7 +130,7 @@ public class CodebookLinear extends Linear implements CodebookBlock {
     @Override
     public void loadMetadata(byte loadVersion, DataInputStream is)
             throws IOException, MalformedModelException {
-        if (loadVersion != VERSION) {
+        if (loadVersion < 1 || loadVersion > VERSION) {
             throw new MalformedModelException(
                     "Layer " + layerName + ": unsupported CodebookLinear version " + loadVersion);
         }
@@ -137,7 +138,7 @@ public class CodebookLinear extends Linear implements CodebookBlock {
         if (inputShapes == null) {
             inputShapes = shapes;
         }
-        codebookWeight.checkMetadata(is, layerName);
+        codebookWeight.checkMetadata(is, loadVersion, layerName);
     }
 
     /** {@inheritDoc} */

@@ -25,9 +25,10 @@ import java.util.function.Supplier;
 /**
  * The parameters of a grouped-codebook weight inside a block, and their decoding on the engine.
  *
- * <p>Parameters, in order: {@code indices} (UINT8, bit-packed), {@code groups} (UINT8, bit-packed
- * group id per neuron), {@code codebook} (FLOAT32 {@code [codebooks, 2^bits]}) and, in SCALED mode,
- * {@code scales} (FLOAT32 {@code [groups]}). Blocks own one instance and delegate to it.
+ * <p>Parameters, in order: {@code indices} (UINT8, bit-packed, one per vector of {@code
+ * vectorLength} consecutive weights of a row), {@code groups} (UINT8, bit-packed group id per
+ * neuron), {@code codebook} (FLOAT32 {@code [codebooks, 2^bits · vectorLength]}) and, in SCALED
+ * mode, {@code scales} (FLOAT32 {@code [groups]}). Blocks own one instance and delegate to it.
  *
  * <p>Decoding works on chunks of rows (output neurons) of about {@link #getChunkWeights()} weights:
  * a block's forward pass decodes a chunk, applies its op to it and moves on, so one chunk of dense
@@ -45,6 +46,7 @@ public final class CodebookWeight {
 
     private final Shape shape;
     private final int bits;
+    private final int vectorLength;
     private final CodebookMode mode;
     private final int groups;
 
@@ -65,16 +67,18 @@ public final class CodebookWeight {
 
     private final long rows;
     private final long cols;
+    /** The indices per row: {@code cols / vectorLength}. */
+    private final long indexCols;
     private final Object lock = new Object();
     private volatile MemoryMode memoryMode = MemoryMode.PACKED;
     private volatile long chunkWeights = DEFAULT_CHUNK_WEIGHTS;
-    /** BYTE_INDICES: UINT8 words [rows, cols / byteWordValues()]; CACHE_*: the decoded weight; else null. */
+    /** BYTE_INDICES: UINT8 words [rows, indexCols / byteWordValues()]; CACHE_*: the decoded weight; else null. */
     private volatile NDArray held;
     /** While a learner drives the weight: the weight of each pass, in the dense shape; else null. */
     private volatile Supplier<NDArray> learner;
 
     /**
-     * Creates empty parameters for a weight of the given form.
+     * Creates empty parameters for a weight of the given form with scalar codebooks.
      *
      * @param shape the dense weight shape
      * @param bits the index width, 1 to 8
@@ -82,17 +86,33 @@ public final class CodebookWeight {
      * @param groups the number of neuron groups
      */
     public CodebookWeight(Shape shape, int bits, CodebookMode mode, int groups) {
+        this(shape, bits, 1, mode, groups);
+    }
+
+    /**
+     * Creates empty parameters for a weight of the given form.
+     *
+     * @param shape the dense weight shape
+     * @param bits the index width, 1 to 8
+     * @param vectorLength the weights per codeword, dividing a row's length
+     * @param mode the mode
+     * @param groups the number of neuron groups
+     */
+    public CodebookWeight(Shape shape, int bits, int vectorLength, CodebookMode mode, int groups) {
         CompressedWeight.checkBits(bits);
+        CompressedWeight.checkVectorLength(shape, vectorLength);
         if (groups < 1 || groups > shape.get(0)) {
             throw new IllegalArgumentException(
                     "groups must be in [1, " + shape.get(0) + "], got " + groups);
         }
         this.shape = shape;
         this.bits = bits;
+        this.vectorLength = vectorLength;
         this.mode = mode;
         this.groups = groups;
         rows = shape.get(0);
         cols = shape.size() / rows;
+        indexCols = cols / vectorLength;
         indices = integerParameter("indices");
         groupIds = integerParameter("groups");
         codebook = Parameter.builder().setName("codebook").setType(Parameter.Type.WEIGHT).build();
@@ -115,7 +135,11 @@ public final class CodebookWeight {
     public static CodebookWeight of(CompressedWeight weight, NDManager manager) {
         CodebookWeight cw =
                 new CodebookWeight(
-                        weight.getShape(), weight.getBits(), weight.getMode(), weight.getGroups());
+                        weight.getShape(),
+                        weight.getBits(),
+                        weight.getVectorLength(),
+                        weight.getMode(),
+                        weight.getGroups());
         cw.set(weight, manager);
         return cw;
     }
@@ -146,7 +170,7 @@ public final class CodebookWeight {
     }
 
     /**
-     * Returns the codebook parameter, FLOAT32 {@code [codebooks, 2^bits]}: the values learning and
+     * Returns the codebook parameter, FLOAT32 {@code [codebooks, 2^bits · vectorLength]}: the values learning and
      * fine-tuning update.
      *
      * @return the parameter
@@ -171,7 +195,9 @@ public final class CodebookWeight {
         indices.setArray(uint8(manager, packed));
         groupIds.setArray(uint8(manager, packedGroups));
         codebook.setArray(
-                manager.create(w.getCodebooks(), new Shape(w.codebookCount(), w.codewords())));
+                manager.create(
+                        w.getCodebooks(),
+                        new Shape(w.codebookCount(), (long) w.codewords() * vectorLength)));
         if (scales != null) {
             scales.setArray(manager.create(w.getScales()));
         }
@@ -193,7 +219,7 @@ public final class CodebookWeight {
         int rows = Math.toIntExact(shape.get(0));
         int[] idx =
                 BitPacking.unpack(
-                        indices.getArray().toByteArray(), bits, Math.toIntExact(shape.size()));
+                        indices.getArray().toByteArray(), bits, Math.toIntExact(rows * indexCols));
         int[] groupOf =
                 BitPacking.unpack(
                         groupIds.getArray().toByteArray(),
@@ -201,7 +227,7 @@ public final class CodebookWeight {
                         rows);
         float[] cb = codebook.getArray().toFloatArray();
         float[] sc = scales == null ? null : scales.getArray().toFloatArray();
-        return new CompressedWeight(shape, bits, mode, groups, groupOf, cb, sc, idx);
+        return new CompressedWeight(shape, bits, vectorLength, mode, groups, groupOf, cb, sc, idx);
     }
 
     /**
@@ -382,13 +408,13 @@ public final class CodebookWeight {
     /**
      * Returns how many consecutive indices one lookup decodes in PACKED mode: the largest {@code u}
      * in 8, 4, 2, 1 whose word of {@code u·bits <= 14} bits keys a table of {@code groups · 2^(u·bits)
-     * · u} codewords no larger than a quarter of the weight (so building it per pass stays cheap),
-     * with rows made of whole words.
+     * · u · vectorLength} values no larger than a quarter of the weight (so building it per pass
+     * stays cheap), with rows made of whole words.
      */
     private int wordValues() {
         for (int u = 8; u > 1; u /= 2) {
-            long table = (long) groups * (1L << (u * bits)) * u;
-            if (u * bits <= 14 && cols % u == 0 && table <= shape.size() / 4) {
+            long table = (long) groups * (1L << (u * bits)) * u * vectorLength;
+            if (u * bits <= 14 && indexCols % u == 0 && table <= shape.size() / 4) {
                 return u;
             }
         }
@@ -402,7 +428,7 @@ public final class CodebookWeight {
      */
     private int byteWordValues() {
         for (int u = 8 / bits; u > 1; u--) {
-            if (cols % u == 0) {
+            if (indexCols % u == 0) {
                 return u;
             }
         }
@@ -415,9 +441,12 @@ public final class CodebookWeight {
         final NDManager tmp;
         final MemoryMode mode;
         final NDArray source;
-        /** Values per lookup word. */
+        /** Indices per lookup word. */
         final int word;
-        /** Row {@code g·2^(word·bits) + w}: the codewords of word {@code w} in group {@code g}, scaled. */
+        /**
+         * Row {@code g·2^(word·bits) + w}: the {@code word · vectorLength} values of word {@code w} in
+         * group {@code g}, scaled; flat for scalar single-index words.
+         */
         final NDArray table;
         /** The first table row of each row's group, FLOAT32 [rows, 1]; null with one group. */
         final NDArray rowOffset;
@@ -454,8 +483,8 @@ public final class CodebookWeight {
                                     rows)
                             .reshape(rows, 1);
             int k = 1 << bits;
-            // the codewords of each group, scaled: [groups, k]
-            NDArray books = codebook.getArray().reshape(-1, k);
+            // the codewords of each group, scaled: [groups, k · vectorLength]
+            NDArray books = codebook.getArray().reshape(-1, k * vectorLength);
             books.attach(tmp);
             if (scales != null) {
                 NDArray sc = scales.getArray().reshape(groups, 1);
@@ -463,7 +492,7 @@ public final class CodebookWeight {
                 books = books.mul(sc);
             }
             long entries = 1L << (word * bits);
-            table = word == 1 ? books.reshape(-1) : wordTable(tmp, books, k, word);
+            table = flatLookUp() ? books.reshape(-1) : wordTable(tmp, books, k, word);
             rowOffset = groups == 1 ? null : grp.mul((float) entries);
             if (mode == MemoryMode.PACKED && twelveBitWords(word)) {
                 middleByte = tmp.create(middleByteTable(groups), new Shape(groups * 256L, 2));
@@ -476,28 +505,35 @@ public final class CodebookWeight {
             }
         }
 
+        /** Whether a lookup takes single values from a flat table (scalar codebooks, single-index words). */
+        private boolean flatLookUp() {
+            return word == 1 && vectorLength == 1;
+        }
+
         /**
-         * The codewords of every word of {@code u} values in each group, {@code [groups · k^u, u]}:
-         * row {@code g·k^u + w} holds {@code books[g][digit_j(w)]} for {@code j < u}, where digit
-         * {@code j} of {@code w} is {@code (w >> j·bits) mod k}. Built from broadcast views of the
-         * books and one stack, which is cheaper than a gather with a weight-sized index array.
+         * The codewords of every word of {@code u} indices in each group, {@code [groups · k^u, u ·
+         * vectorLength]}: row {@code g·k^u + w} holds {@code books[g][digit_j(w)]} for {@code j < u},
+         * where digit {@code j} of {@code w} is {@code (w >> j·bits) mod k}. Built from broadcast views
+         * of the books and one stack, which is cheaper than a gather with a weight-sized index array.
          */
         private NDArray wordTable(NDManager tmp, NDArray books, int k, int u) {
-            long[] full = new long[u + 1];
+            long[] full = new long[u + 2];
             Arrays.fill(full, k);
             full[0] = groups;
+            full[u + 1] = vectorLength;
             Shape fullShape = new Shape(full);
             NDList columns = new NDList(u);
             for (int j = 0; j < u; j++) {
-                long[] one = new long[u + 1];
+                long[] one = new long[u + 2];
                 Arrays.fill(one, 1);
                 one[0] = groups;
                 one[u - j] = k; // digit j is axis u - j: the most significant digit comes first
+                one[u + 1] = vectorLength;
                 NDArray column = books.reshape(new Shape(one)).broadcast(fullShape);
                 column.attach(tmp);
                 columns.add(column);
             }
-            return NDArrays.stack(columns, u + 1).reshape(-1, u);
+            return NDArrays.stack(columns, u + 1).reshape(-1, (long) u * vectorLength);
         }
 
         /**
@@ -521,15 +557,15 @@ public final class CodebookWeight {
                     }
                     NDArray words =
                             BitPacking.unpackWords(
-                                            into, indices.getArray(), bits, word, r0 * cols, n * cols)
-                                    .reshape(n, cols / word);
+                                            into, indices.getArray(), bits, word, r0 * indexCols, n * indexCols)
+                                    .reshape(n, indexCols / word);
                     return lookUp(into, words, offsetsOf(into, r0, r1)).reshape(chunkShape);
             }
         }
 
         /**
-         * The table keys of rows {@code [r0, r1)} with words of 12 bits, INT32 {@code [n, cols /
-         * word]}: three packed bytes {@code B0 B1 B2} hold the words {@code B0 + 256·(B1 mod 16)} and
+         * The table keys of rows {@code [r0, r1)} with words of 12 bits, INT32 {@code [n, indexCols
+         * / word]}: three packed bytes {@code B0 B1 B2} hold the words {@code B0 + 256·(B1 mod 16)} and
          * {@code floor(B1 / 16) + 16·B2}. The middle byte's two parts (and the group's first table row)
          * come from one lookup in {@link #middleByte}; the outer bytes only need a scale. It replaces
          * the general {@link BitPacking#unpackWords} (a product with a constant matrix, a floor and a
@@ -537,7 +573,7 @@ public final class CodebookWeight {
          */
         private NDArray twelveBitKeys(NDManager into, long r0, long r1) {
             long n = r1 - r0;
-            long rowBytes = cols * bits / 8;
+            long rowBytes = indexCols * bits / 8;
             NDArray triples = indices.getArray().get(r0 * rowBytes + ":" + r1 * rowBytes).reshape(n, rowBytes / 3, 3);
             triples.attach(into);
             NDArray middle = triples.get(":, :, 1").toType(DataType.INT32, false);
@@ -547,7 +583,7 @@ public final class CodebookWeight {
             }
             NDArray parts = Embedding.embedding(middle, middleByte, SparseFormat.DENSE).head();
             NDArray outer = triples.get(":, :, ::2").toType(DataType.INT32, false).mul(outerScale);
-            return parts.add(outer).reshape(n, cols / word);
+            return parts.add(outer).reshape(n, indexCols / word);
         }
 
         /** Decodes the given rows, {@code [ids.length, cols]}; the decoder reads single values. */
@@ -587,9 +623,10 @@ public final class CodebookWeight {
             return v;
         }
 
-        /** Unpacks the indices of the given rows, {@code [ids.length, cols]} FLOAT32. */
+        /** Unpacks the indices of the given rows, {@code [ids.length, indexCols]} FLOAT32. */
         private NDArray packedRows(long[] ids) {
-            long blocks = (shape.size() + 7) / 8;
+            long cols = indexCols;
+            long blocks = (rows * cols + 7) / 8;
             NDArray packedBlocks = indices.getArray().reshape(blocks, bits);
             packedBlocks.attach(tmp);
             int n = ids.length;
@@ -614,14 +651,14 @@ public final class CodebookWeight {
         }
 
         /**
-         * Looks words ({@code [n, cols / word]}, FLOAT32 or INT32 integers) up in the table: {@code [n,
-         * cols]}. Measured fastest: the embedding op (a row gather, INT32 keys) for words of several
-         * values, a flat take with INT64 keys for single values.
+         * Looks words ({@code [n, indexCols / word]}, FLOAT32 or INT32 integers) up in the table:
+         * {@code [n, cols]}. Measured fastest: the embedding op (a row gather, INT32 keys) for words of
+         * several values, a flat take with INT64 keys for single values.
          */
         private NDArray lookUp(NDManager into, NDArray words, NDArray offset) {
             NDArray key = offset == null ? words : words.add(offset);
             long n = key.getShape().get(0);
-            if (word == 1) {
+            if (flatLookUp()) {
                 return table.take(into, key.toType(DataType.INT64, false)).reshape(n, cols);
             }
             key = key.toType(DataType.INT32, false);
@@ -639,7 +676,7 @@ public final class CodebookWeight {
      * with 4 values per word, 6 bits with 2), so that {@link Decoder#twelveBitKeys} applies.
      */
     private boolean twelveBitWords(int word) {
-        return word * bits == 12 && cols * bits % 24 == 0;
+        return word * bits == 12 && indexCols * bits % 24 == 0;
     }
 
     /**
@@ -677,7 +714,7 @@ public final class CodebookWeight {
         DataType type =
                 bytes ? DataType.UINT8 : forMode == MemoryMode.CACHE_FP16 ? DataType.FLOAT16 : DataType.FLOAT32;
         // filled chunk by chunk in place: the build holds the result and one chunk, never all chunks
-        NDArray result = owner.zeros(bytes ? new Shape(rows, cols / byteWordValues()) : shape, type);
+        NDArray result = owner.zeros(bytes ? new Shape(rows, indexCols / byteWordValues()) : shape, type);
         try (NDManager tmp = owner.newSubManager()) {
             Decoder d = bytes ? null : new Decoder(tmp, MemoryMode.PACKED, null, wordValues());
             long step = chunkRows(1);
@@ -698,15 +735,17 @@ public final class CodebookWeight {
     /** The byte words of rows {@code [r0, r1)}: word {@code i} is {@code Σ_j v[i·u + j] · 2^(j·bits)}. */
     private NDArray byteWords(NDManager chunk, long r0, long r1) {
         int u = byteWordValues();
-        NDArray values = BitPacking.unpack(chunk, indices.getArray(), bits, r0 * cols, (r1 - r0) * cols);
+        NDArray values = BitPacking.unpack(chunk, indices.getArray(), bits, r0 * indexCols, (r1 - r0) * indexCols);
         if (u == 1) {
-            return values.reshape(r1 - r0, cols);
+            return values.reshape(r1 - r0, indexCols);
         }
         float[] powers = new float[u];
         for (int j = 0; j < u; j++) {
             powers[j] = 1 << (j * bits);
         }
-        return values.reshape(r1 - r0, cols / u, u).matMul(chunk.create(powers, new Shape(u, 1))).reshape(r1 - r0, cols / u);
+        return values.reshape(r1 - r0, indexCols / u, u)
+                .matMul(chunk.create(powers, new Shape(u, 1)))
+                .reshape(r1 - r0, indexCols / u);
     }
 
     /**
@@ -794,7 +833,7 @@ public final class CodebookWeight {
      * @return the stored bits
      */
     public long storedBits() {
-        return CompressedWeight.storedBits(shape, bits, mode, groups);
+        return CompressedWeight.storedBits(shape, bits, vectorLength, mode, groups);
     }
 
     /**
@@ -816,6 +855,15 @@ public final class CodebookWeight {
     }
 
     /**
+     * Returns the number of consecutive weights of a row that share one index.
+     *
+     * @return 1 for scalar codebooks
+     */
+    public int getVectorLength() {
+        return vectorLength;
+    }
+
+    /**
      * Returns the mode.
      *
      * @return the mode
@@ -834,7 +882,8 @@ public final class CodebookWeight {
     }
 
     /**
-     * Writes the form of the weight.
+     * Writes the form of the weight, as the blocks' metadata version 2 has it (version 1 had no
+     * vector length).
      *
      * @param os the stream
      * @throws IOException if writing fails
@@ -842,6 +891,7 @@ public final class CodebookWeight {
     public void saveMetadata(DataOutputStream os) throws IOException {
         os.write(shape.getEncoded());
         os.writeByte(bits);
+        os.writeByte(vectorLength);
         os.writeByte(mode.ordinal());
         os.writeInt(groups);
     }
@@ -850,19 +900,22 @@ public final class CodebookWeight {
      * Reads the form of the weight and checks it against this block's.
      *
      * @param is the stream
+     * @param version the block's metadata version: 1 (scalar codebooks only, no vector length) or 2
      * @param layer the layer name, for messages
      * @throws IOException if reading fails
      * @throws MalformedModelException if the stored form differs from this block's
      */
-    public void checkMetadata(DataInputStream is, String layer)
+    public void checkMetadata(DataInputStream is, int version, String layer)
             throws IOException, MalformedModelException {
         Shape storedShape = ParameterRecords.readShape(is, layer, "weight shape");
         int storedBits = is.readByte();
+        int storedVector = version >= 2 ? is.readByte() : 1;
         int modeOrdinal = is.readByte();
         int storedGroups = is.readInt();
         CodebookMode[] modes = CodebookMode.values();
         if (!storedShape.equals(shape)
                 || storedBits != bits
+                || storedVector != vectorLength
                 || modeOrdinal < 0
                 || modeOrdinal >= modes.length
                 || modes[modeOrdinal] != mode
@@ -874,7 +927,9 @@ public final class CodebookWeight {
                             + storedShape
                             + ", "
                             + storedBits
-                            + " bits, mode #"
+                            + " bits, vectors of "
+                            + storedVector
+                            + ", mode #"
                             + modeOrdinal
                             + ", "
                             + storedGroups
@@ -897,7 +952,7 @@ public final class CodebookWeight {
             throws IOException, MalformedModelException {
         long rows = shape.get(0);
         ParameterRecords.load(
-                indices, DataType.UINT8, new Shape(BitPacking.packedLength(shape.size(), bits)), manager, is, layer);
+                indices, DataType.UINT8, new Shape(BitPacking.packedLength(rows * indexCols, bits)), manager, is, layer);
         ParameterRecords.load(
                 groupIds,
                 DataType.UINT8,
@@ -908,7 +963,7 @@ public final class CodebookWeight {
         ParameterRecords.load(
                 codebook,
                 DataType.FLOAT32,
-                new Shape(CompressedWeight.codebookCount(mode, groups), 1 << bits),
+                new Shape(CompressedWeight.codebookCount(mode, groups), (1L << bits) * vectorLength),
                 manager,
                 is,
                 layer);
@@ -937,6 +992,7 @@ public final class CodebookWeight {
             CompressedWeight.checkParts(
                     shape,
                     bits,
+                    vectorLength,
                     mode,
                     groups,
                     BitPacking.unpack(groupIds.getArray().toByteArray(), CompressedWeight.groupIdBits(groups), (int) rows),
@@ -948,11 +1004,12 @@ public final class CodebookWeight {
     }
 
     /**
-     * Returns a short description: shape, bits, mode, groups.
+     * Returns a short description: shape, bits, vector length (when above 1), mode, groups.
      *
      * @return the description
      */
     public String describe() {
-        return shape + ", " + bits + " bits, " + mode + ", " + groups + " groups";
+        String vectors = vectorLength == 1 ? "" : ", vectors of " + vectorLength;
+        return shape + ", " + bits + " bits" + vectors + ", " + mode + ", " + groups + " groups";
     }
 }

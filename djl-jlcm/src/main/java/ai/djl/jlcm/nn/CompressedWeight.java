@@ -20,6 +20,11 @@ import java.util.Arrays;
  *   <li>{@link CodebookMode#MULTI}: one codebook per group, {@code w = c[g(o)][I(o,n)]}.
  * </ul>
  *
+ * <p>With a vector length {@code d > 1} (vector codebooks), an index selects a codeword of {@code
+ * d} values for {@code d} consecutive weights of a row: {@code w[o][n·d + j] = c[g(o)][I(o,n)][j]}
+ * (scaled in SCALED mode). A weight then costs {@code bits / d} index bits, and the codewords need
+ * no order.
+ *
  * <p>The stored form ({@link #storedBits()}) is: indices bit-packed at {@code bits} bits, one group
  * id per neuron bit-packed at {@link #groupIdBits()} bits, codebooks and scales as float32.
  */
@@ -33,8 +38,12 @@ public final class CompressedWeight {
     /** The largest supported index width. */
     public static final int MAX_BITS = 8;
 
+    /** The largest supported vector length (weights per codeword). */
+    public static final int MAX_VECTOR_LENGTH = 8;
+
     private final Shape shape;
     private final int bits;
+    private final int vectorLength;
     private final CodebookMode mode;
     private final int groups;
     private final int[] groupOf;
@@ -44,7 +53,8 @@ public final class CompressedWeight {
     private final byte[] packedIndices;
 
     /**
-     * Creates a compressed weight, validating every field.
+     * Creates a compressed weight with scalar codebooks (one codeword per weight), validating every
+     * field.
      *
      * @param shape the shape of the dense weight; dimension 0 counts the neurons
      * @param bits index width, 1 to 8
@@ -64,9 +74,36 @@ public final class CompressedWeight {
             float[] codebooks,
             float[] scales,
             int[] indices) {
-        checkParts(shape, bits, mode, groups, groupOf, codebooks, scales);
+        this(shape, bits, 1, mode, groups, groupOf, codebooks, scales, indices);
+    }
+
+    /**
+     * Creates a compressed weight, validating every field.
+     *
+     * @param shape the shape of the dense weight; dimension 0 counts the neurons
+     * @param bits index width, 1 to 8
+     * @param vectorLength the weights per codeword, dividing a row's length
+     * @param mode how groups share codewords
+     * @param groups the number of neuron groups
+     * @param groupOf the group of each neuron, each in {@code [0, groups)}
+     * @param codebooks the codebooks, row-major {@code [1 or groups][2^bits][vectorLength]}
+     * @param scales one scale per group in {@code SCALED} mode, {@code null} in {@code MULTI}
+     * @param indices one index per vector, row-major {@code [rows][cols / vectorLength]}
+     */
+    public CompressedWeight(
+            Shape shape,
+            int bits,
+            int vectorLength,
+            CodebookMode mode,
+            int groups,
+            int[] groupOf,
+            float[] codebooks,
+            float[] scales,
+            int[] indices) {
+        checkParts(shape, bits, vectorLength, mode, groups, groupOf, codebooks, scales);
         this.shape = shape;
         this.bits = bits;
+        this.vectorLength = vectorLength;
         this.mode = mode;
         this.groups = groups;
         this.groupOf = groupOf.clone();
@@ -74,9 +111,9 @@ public final class CompressedWeight {
         this.scales = scales == null ? null : scales.clone();
         int rows = rows();
         int k = codewords();
-        if (indices.length != (long) rows * cols()) {
+        if (indices.length != (long) rows * indexCols()) {
             throw new IllegalArgumentException(
-                    "expected " + (long) rows * cols() + " indices, got " + indices.length);
+                    "expected " + (long) rows * indexCols() + " indices, got " + indices.length);
         }
         for (int i : indices) {
             if (i < 0 || i >= k) {
@@ -144,19 +181,43 @@ public final class CompressedWeight {
     }
 
     /**
+     * Checks that a vector length suits a weight shape.
+     *
+     * @param shape the dense weight shape
+     * @param vectorLength the weights per codeword
+     * @throws IllegalArgumentException if it is outside 1 to {@value #MAX_VECTOR_LENGTH} or does not
+     *     divide a row
+     */
+    public static void checkVectorLength(Shape shape, int vectorLength) {
+        long cols = shape.size() / Math.max(1, shape.get(0));
+        if (vectorLength < 1 || vectorLength > MAX_VECTOR_LENGTH || cols % vectorLength != 0) {
+            throw new IllegalArgumentException(
+                    "vector length must be in [1, "
+                            + MAX_VECTOR_LENGTH
+                            + "] and divide the "
+                            + cols
+                            + " weights of a row of "
+                            + shape
+                            + ", got "
+                            + vectorLength);
+        }
+    }
+
+    /**
      * Returns the number of stored bits of a compressed weight of the given form.
      *
      * @param shape the dense weight shape
      * @param bits the index width
+     * @param vectorLength the weights per codeword
      * @param mode the mode
      * @param groups the number of groups
      * @return index, group id, codebook and scale bits
      */
-    public static long storedBits(Shape shape, int bits, CodebookMode mode, int groups) {
+    public static long storedBits(Shape shape, int bits, int vectorLength, CodebookMode mode, int groups) {
         long rows = shape.get(0);
-        long indexBytes = BitPacking.packedLength(shape.size(), bits);
+        long indexBytes = BitPacking.packedLength(shape.size() / vectorLength, bits);
         long groupBytes = BitPacking.packedLength(rows, groupIdBits(groups));
-        long floats = (long) codebookCount(mode, groups) * (1L << bits);
+        long floats = (long) codebookCount(mode, groups) * (1L << bits) * vectorLength;
         if (mode == CodebookMode.SCALED) {
             floats += groups;
         }
@@ -179,6 +240,24 @@ public final class CompressedWeight {
      */
     public int getBits() {
         return bits;
+    }
+
+    /**
+     * Returns the number of consecutive weights of a row that share one index.
+     *
+     * @return 1 for scalar codebooks
+     */
+    public int getVectorLength() {
+        return vectorLength;
+    }
+
+    /**
+     * Returns the number of indices per neuron.
+     *
+     * @return {@code cols() / getVectorLength()}
+     */
+    public int indexCols() {
+        return cols() / vectorLength;
     }
 
     /**
@@ -243,7 +322,7 @@ public final class CompressedWeight {
     public double codewordUsage() {
         int k = codewords();
         boolean[] used = new boolean[codebookCount() * k];
-        int cols = cols();
+        int cols = indexCols();
         int[] indices = getIndices();
         for (int o = 0; o < groupOf.length; o++) {
             int book = mode == CodebookMode.MULTI ? groupOf[o] : 0;
@@ -268,7 +347,7 @@ public final class CompressedWeight {
     }
 
     /**
-     * Returns the codebooks, row-major {@code [codebookCount][codewords]}.
+     * Returns the codebooks, row-major {@code [codebookCount][codewords][vectorLength]}.
      *
      * @return a copy of the codebooks
      */
@@ -286,12 +365,12 @@ public final class CompressedWeight {
     }
 
     /**
-     * Returns the indices, row-major.
+     * Returns the indices, row-major {@code [rows][indexCols()]}.
      *
      * @return a copy of the indices
      */
     public int[] getIndices() {
-        return BitPacking.unpack(packedIndices, bits, Math.toIntExact(shape.size()));
+        return BitPacking.unpack(packedIndices, bits, Math.toIntExact(shape.size() / vectorLength));
     }
 
     /**
@@ -318,7 +397,7 @@ public final class CompressedWeight {
      * @return index, group id, codebook and scale bits
      */
     public long storedBits() {
-        return storedBits(shape, bits, mode, groups);
+        return storedBits(shape, bits, vectorLength, mode, groups);
     }
 
     /**
@@ -329,17 +408,17 @@ public final class CompressedWeight {
     public float[] decode() {
         int rows = rows();
         int cols = cols();
+        int d = vectorLength;
         int k = codewords();
         int[] indices = getIndices();
-        float[] out = new float[indices.length];
+        float[] out = new float[rows * cols];
         for (int o = 0; o < rows; o++) {
             int g = groupOf[o];
+            float scale = mode == CodebookMode.SCALED ? scales[g] : 1f;
+            int book = mode == CodebookMode.SCALED ? 0 : g * k;
             for (int n = 0; n < cols; n++) {
                 int p = o * cols + n;
-                out[p] =
-                        mode == CodebookMode.SCALED
-                                ? scales[g] * codebooks[indices[p]]
-                                : codebooks[g * k + indices[p]];
+                out[p] = scale * codebooks[(book + indices[p / d]) * d + n % d];
             }
         }
         return out;
@@ -352,6 +431,7 @@ public final class CompressedWeight {
                 + shape
                 + ", bits="
                 + bits
+                + (vectorLength == 1 ? "" : ", vectorLength=" + vectorLength)
                 + ", mode="
                 + mode
                 + ", groups="
@@ -368,6 +448,7 @@ public final class CompressedWeight {
      *
      * @param shape the shape of the dense weight
      * @param bits the index width
+     * @param vectorLength the weights per codeword
      * @param mode the mode
      * @param groups the number of groups
      * @param groupOf the group of each neuron
@@ -376,11 +457,19 @@ public final class CompressedWeight {
      * @throws IllegalArgumentException if a part is invalid
      */
     static void checkParts(
-            Shape shape, int bits, CodebookMode mode, int groups, int[] groupOf, float[] codebooks, float[] scales) {
+            Shape shape,
+            int bits,
+            int vectorLength,
+            CodebookMode mode,
+            int groups,
+            int[] groupOf,
+            float[] codebooks,
+            float[] scales) {
         checkBits(bits);
         if (shape.dimension() < 2 || shape.get(0) < 1 || shape.size() < 1) {
             throw new IllegalArgumentException("weight shape must be at least 2-D: " + shape);
         }
+        checkVectorLength(shape, vectorLength);
         int rows = Math.toIntExact(shape.get(0));
         if (groups < 1 || groups > rows) {
             throw new IllegalArgumentException(
@@ -394,10 +483,10 @@ public final class CompressedWeight {
                 throw new IllegalArgumentException("group id " + g + " outside [0, " + groups + ")");
             }
         }
-        int k = 1 << bits;
-        if (codebooks.length != codebookCount(mode, groups) * k) {
+        int values = (1 << bits) * vectorLength;
+        if (codebooks.length != codebookCount(mode, groups) * values) {
             throw new IllegalArgumentException(
-                    "expected " + codebookCount(mode, groups) * k + " codewords, got " + codebooks.length);
+                    "expected " + codebookCount(mode, groups) * values + " codebook values, got " + codebooks.length);
         }
         checkFinite("codebook", codebooks);
         if (mode == CodebookMode.SCALED) {

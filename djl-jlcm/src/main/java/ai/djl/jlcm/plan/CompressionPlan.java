@@ -1,6 +1,8 @@
 package ai.djl.jlcm.plan;
 
+import ai.djl.jlcm.learn.MappingUpdate;
 import ai.djl.jlcm.nn.CodebookMode;
+import ai.djl.jlcm.nn.CompressedWeight;
 import ai.djl.nn.Block;
 import ai.djl.nn.convolutional.Conv1d;
 import ai.djl.nn.convolutional.Conv2d;
@@ -11,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
 import java.util.StringJoiner;
@@ -142,23 +145,56 @@ public final class CompressionPlan {
     private LayerSettings resolve(String path, Block layer, LayerSettings last) {
         LayerSettings s = LayerSettings.defaults().overriddenBy(defaults);
         boolean modeSet = defaults.has(LayerSettings.Key.MODE);
+        boolean mappingSet = defaults.has(LayerSettings.Key.MAPPING);
         for (TypeRule r : typeRules) {
             if (r.type.isInstance(layer)) {
                 s = s.overriddenBy(r.settings);
                 modeSet |= r.settings.has(LayerSettings.Key.MODE);
+                mappingSet |= r.settings.has(LayerSettings.Key.MAPPING);
             }
         }
         for (PathRule r : pathRules) {
             if (r.pattern.matcher(path).find()) {
                 s = s.overriddenBy(r.settings);
                 modeSet |= r.settings.has(LayerSettings.Key.MODE);
+                mappingSet |= r.settings.has(LayerSettings.Key.MAPPING);
             }
         }
         s = s.overriddenBy(last);
         if (!modeSet && s.getMethod() == Method.JLCM && s.getBits() == 1) {
             s = s.overriddenBy(LayerSettings.builder().optMode(CodebookMode.SCALED).build());
         }
+        if (s.getVectorLength() > 1 && !mappingSet) {
+            s = s.overriddenBy(LayerSettings.builder().optMapping(MappingUpdate.FROZEN).build());
+        }
+        checkVectors(path, s);
         return s;
+    }
+
+    /**
+     * Vector codebooks: k-means, JLCM and GPTQ onto k-means codebooks only, an index of at most 8
+     * bits, and for JLCM FROZEN mappings (the mapping updates move along a sorted scalar codebook).
+     */
+    private static void checkVectors(String path, LayerSettings s) {
+        int d = s.getVectorLength();
+        if (d == 1) {
+            return;
+        }
+        if (s.getMethod() == Method.JLCM && s.getMapping() != MappingUpdate.FROZEN) {
+            throw new IllegalArgumentException(
+                    "Layer " + path + ": vector codebooks (vector length " + d + ") learn with frozen mappings only, not "
+                            + s.getMapping().name().toLowerCase(Locale.ROOT));
+        }
+        if (s.getMethod() != Method.KMEANS && s.getMethod() != Method.JLCM && s.getMethod() != Method.GPTQ_CODEBOOK) {
+            throw new IllegalArgumentException(
+                    "Layer " + path + ": vector codebooks (vector length " + d + ") need method kmeans, jlcm or gptq-codebook, not "
+                            + s.getMethod().label());
+        }
+        if (s.getIndexBits() > CompressedWeight.MAX_BITS) {
+            throw new IllegalArgumentException(
+                    "Layer " + path + ": " + s.getBits() + " bits per weight in vectors of " + d + " need "
+                            + s.getIndexBits() + "-bit indices, more than " + CompressedWeight.MAX_BITS);
+        }
     }
 
     /**

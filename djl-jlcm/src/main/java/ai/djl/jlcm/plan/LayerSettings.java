@@ -18,7 +18,7 @@ import java.util.StringJoiner;
  *
  * <p>Library defaults: method KMEANS (data-free; {@code Jlcm} uses JLCM for layers no rule gives a
  * method), {@value #DEFAULT_BITS} bits, 4 groups, MULTI (a plan resolves a JLCM layer at 1 bit whose
- * mode nothing sets to SCALED), PROXIMAL, 200 steps, learning rates 1e-3
+ * mode nothing sets to SCALED), scalar codebooks (vector length 1), PROXIMAL, 200 steps, learning rates 1e-3
  * (codebook), 1e-3 (scale), 0.02 (latent), edge φ 1, φ on the step, SOFT temperature 0.5, one
  * NEIGHBOURS move, dampening
  * 0.01, seed 0, no minimum weight count, not skipped.
@@ -32,6 +32,7 @@ public final class LayerSettings {
     enum Key {
         METHOD("method"),
         BITS("bits"),
+        VECTOR_LENGTH("vectorLength"),
         GROUPS("groups"),
         MODE("mode"),
         MAPPING("mapping"),
@@ -59,6 +60,7 @@ public final class LayerSettings {
             builder()
                     .optMethod(Method.KMEANS)
                     .optBits(DEFAULT_BITS)
+                    .optVectorLength(1)
                     .optGroups(4)
                     .optMode(CodebookMode.MULTI)
                     .optMapping(MappingUpdate.PROXIMAL)
@@ -144,12 +146,32 @@ public final class LayerSettings {
     }
 
     /**
-     * Returns the index width, 1 to 8.
+     * Returns the bits per weight, 1 to 8: the index width of scalar codebooks; a vector codebook's
+     * index, shared by {@link #getVectorLength()} weights, has {@link #getIndexBits()}.
      *
      * @return the bits
      */
     public int getBits() {
         return (Integer) get(Key.BITS);
+    }
+
+    /**
+     * Returns the number of consecutive weights of a row that share one index (kmeans and jlcm; 1 for
+     * scalar codebooks).
+     *
+     * @return the vector length
+     */
+    public int getVectorLength() {
+        return (Integer) get(Key.VECTOR_LENGTH);
+    }
+
+    /**
+     * Returns the width of a stored index: bits per weight times the vector length.
+     *
+     * @return the index bits
+     */
+    public int getIndexBits() {
+        return getBits() * getVectorLength();
     }
 
     /**
@@ -362,7 +384,7 @@ public final class LayerSettings {
         }
 
         /**
-         * Sets the index width.
+         * Sets the bits per weight.
          *
          * @param bits 1 to 8
          * @return this builder
@@ -370,6 +392,20 @@ public final class LayerSettings {
         public Builder optBits(int bits) {
             CompressedWeight.checkBits(bits);
             return set(Key.BITS, bits);
+        }
+
+        /**
+         * Sets the number of consecutive weights of a row that share one codeword (vector codebooks);
+         * the index then takes {@code bits · vectorLength} bits, at most 8.
+         *
+         * @param vectorLength 1 (scalar codebooks) to 8
+         * @return this builder
+         */
+        public Builder optVectorLength(int vectorLength) {
+            check(
+                    vectorLength >= 1 && vectorLength <= CompressedWeight.MAX_VECTOR_LENGTH,
+                    "vector length must be between 1 and " + CompressedWeight.MAX_VECTOR_LENGTH + ", got " + vectorLength);
+            return set(Key.VECTOR_LENGTH, vectorLength);
         }
 
         /**

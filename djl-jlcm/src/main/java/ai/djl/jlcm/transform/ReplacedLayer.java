@@ -13,6 +13,7 @@ import ai.djl.nn.Block;
  * @param type the simple class name of the replaced block
  * @param shape the dense weight shape
  * @param bits the index width
+ * @param vectorLength the weights per codeword (1: scalar codebooks)
  * @param groups the number of neuron groups
  * @param mode the codebook mode
  * @param storedBits the bits the compressed weight occupies (indices, group ids, codebooks, scales)
@@ -23,6 +24,7 @@ public record ReplacedLayer(
         String type,
         Shape shape,
         int bits,
+        int vectorLength,
         int groups,
         CodebookMode mode,
         long storedBits,
@@ -40,7 +42,7 @@ public record ReplacedLayer(
     public static ReplacedLayer of(String path, Block layer, Block replacement, int places) {
         CodebookWeight cw = ((CodebookBlock) replacement).getCodebookWeight();
         return new ReplacedLayer(
-                path, layer.getClass().getSimpleName(), cw.getShape(), cw.getBits(), cw.getGroups(), cw.getMode(), cw.storedBits(), places);
+                path, layer.getClass().getSimpleName(), cw.getShape(), cw.getBits(), cw.getVectorLength(), cw.getGroups(), cw.getMode(), cw.storedBits(), places);
     }
 
     /**

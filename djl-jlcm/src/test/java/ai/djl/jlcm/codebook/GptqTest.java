@@ -125,6 +125,36 @@ public class GptqTest {
         }
     }
 
+    /** GPTVQ: vectors of 2 and 4 columns rounded together onto k-means vector codebooks. */
+    @Test
+    public void vectorsLowerTheOutputErrorOfNearestVectorsAndEqualThemWithoutCorrelation() {
+        for (int d : new int[] {2, 4}) {
+            float[] w = new float[ROWS * COLS];
+            double[] h = new double[COLS * COLS];
+            double[][] x = data(10 + d, w, h);
+            Shape shape = new Shape(ROWS, COLS);
+            for (CodebookMode mode : CodebookMode.values()) {
+                // 16 codewords of d values (4-bit indices): fewer than the vectors, so rounding errs
+                LayerSettings s = settings(4 / d, mode).toBuilder().optVectorLength(d).build();
+                CompressedWeight grid = new KMeansQuantizer().quantize(w, shape, s);
+                CompressedWeight g = Gptq.quantize(w, h, grid, 0.01f);
+                String what = "d=" + d + " " + mode;
+                Assert.assertEquals(g.getVectorLength(), d, what);
+                Assert.assertEquals(g.getCodebooks(), grid.getCodebooks(), what + ": the grid is kept");
+                double nearest = outputError(x, w, grid.decode());
+                double gptq = outputError(x, w, g.decode());
+                Assert.assertTrue(gptq < 0.9 * nearest, what + ": GPTVQ " + gptq + " vs nearest " + nearest);
+
+                // uncorrelated inputs of equal power: nothing to compensate, each vector takes its nearest codeword
+                double[] identity = new double[COLS * COLS];
+                for (int j = 0; j < COLS; j++) {
+                    identity[j * COLS + j] = SAMPLES;
+                }
+                Assert.assertEquals(Gptq.quantize(w, identity, grid, 0.01f).getIndices(), grid.getIndices(), what);
+            }
+        }
+    }
+
     @Test
     public void mismatchedSizesAreRefused() {
         float[] w = new float[ROWS * COLS];

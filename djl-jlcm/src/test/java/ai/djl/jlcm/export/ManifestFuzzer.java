@@ -69,9 +69,9 @@ public final class ManifestFuzzer {
         architecture.addProperty("type", "sequential");
         List<Manifest.Layer> layers =
                 List.of(
-                        new Manifest.Layer("01Linear", "linear", new Shape(16, 8), 3, 2, CodebookMode.MULTI, true),
+                        new Manifest.Layer("01Linear", "linear", new Shape(16, 8), 3, 2, 2, CodebookMode.MULTI, true),
                         new Manifest.Layer(
-                                "02Conv2d", "convolution", new Shape(4, 2, 3, 3), 2, 4, CodebookMode.SCALED, false));
+                                "02Conv2d", "convolution", new Shape(4, 2, 3, 3), 2, 1, 4, CodebookMode.SCALED, false));
         String sha = "ab".repeat(32);
         List<byte[]> seeds = new ArrayList<>();
         seeds.add(written(new Manifest("tiny", "tiny-0000.params", sha, 1234, architecture, null, layers)));

@@ -118,6 +118,9 @@ public class ManifestTest {
         cases.put(text.replaceFirst("\"bits\": 3", "\"bits\": \"3\""), "'layers[0].bits' must be an integer");
         cases.put(text.replaceFirst("\"bits\": 3", "\"bits\": 9"), "'layers[0].bits' must be an integer in [1, 8], got 9");
         cases.put(text.replaceFirst("\"groups\": 2", "\"groups\": 100000"), "'layers[0].groups' must be an integer in [1, 16]");
+        // the tiny linear layer's rows hold 8 weights: vectors of 3 do not divide them
+        cases.put(text.replaceFirst("\"bits\": 3", "\"bits\": 3, \"vectorLength\": 3"), "'layers[0].vectorLength' 3 does not divide the 8 weights of a row");
+        cases.put(text.replaceFirst("\"bits\": 3", "\"bits\": 3, \"vectorLength\": 9"), "'layers[0].vectorLength' must be an integer in [1, 8], got 9");
         cases.put(text.replaceFirst("\"mode\": \"MULTI\",\\s*\"bias\": true", "\"mode\": \"MULTI\""), "'layers[0].bias' is missing");
         cases.put(text.replaceFirst("\"mode\": \"MULTI\"", "\"mode\": \"FANCY\""), "'layers[0].mode' must be one of [SCALED, MULTI]");
         cases.put(text.replaceFirst("\"shape\": \\[\\s*16,\\s*8\\s*\\]", "\"shape\": \"16x8\""), "'layers[0].shape' must be an array");

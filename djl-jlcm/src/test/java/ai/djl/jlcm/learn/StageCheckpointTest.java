@@ -42,6 +42,10 @@ public class StageCheckpointTest {
     }
 
     private static JlcmReport compressAndExport(Path work, Path out, int bits, ai.djl.util.Progress bar) {
+        return compressAndExport(work, out, bits, 1, bar);
+    }
+
+    private static JlcmReport compressAndExport(Path work, Path out, int bits, int vectorLength, ai.djl.util.Progress bar) {
         try (Model model = Model.newInstance("ckpt", "PyTorch")) {
             model.setBlock(
                     new SequentialBlock()
@@ -60,7 +64,8 @@ public class StageCheckpointTest {
                 calibration.add(new NDList(m.create(gaussian(random, 12 * 64, 1f), new Shape(12, 1, 8, 8))));
             }
             JlcmReport report =
-                    Jlcm.builder().optBits(bits).optGroups(2).optSteps(15).optDeterministic(true).optWorkDir(work).optProgress(bar).build()
+                    Jlcm.builder().optBits(bits).optVectorLength(vectorLength).optGroups(2).optSteps(15).optDeterministic(true).optWorkDir(work)
+                            .optProgress(bar).build()
                             .compress(model, calibration);
             if (out != null) {
                 ModelExporter.builder().build().export(model, out);
@@ -120,6 +125,31 @@ public class StageCheckpointTest {
         Assert.assertEquals(written, List.of(4, 5));
         UncheckedIOException e = Assert.expectThrows(UncheckedIOException.class, () -> compressAndExport(work, null, 3, null));
         Assert.assertTrue(e.getMessage().contains("checkpoint of another run: its plan differs"), e.getMessage());
+    }
+
+    /** Vector codebooks (three weights a codeword, all rows here divide) restore from a finished checkpoint. */
+    @Test
+    public void vectorCodebooksRestoreFromAFinishedCheckpoint() throws Exception {
+        Path root = Files.createTempDirectory("jlcm-ckpt-vectors");
+        Path work = root.resolve("work");
+        JlcmReport first = compressAndExport(work, root.resolve("first"), 2, 3, null);
+        List<Integer> written = new ArrayList<>();
+        StageCheckpoint.afterWrite = written::add;
+        JlcmReport again;
+        try {
+            again = compressAndExport(work, root.resolve("again"), 2, 3, null);
+        } finally {
+            StageCheckpoint.afterWrite = s -> {};
+        }
+        Assert.assertEquals(written, List.of(), "a finished checkpoint only reloads");
+        for (int i = 0; i < first.layers().size(); i++) {
+            Assert.assertEquals(again.layers().get(i).vectorLength(), 3);
+            Assert.assertEquals(again.layers().get(i).bits(), 6);
+            Assert.assertEquals(again.layers().get(i).learnedError(), first.layers().get(i).learnedError());
+        }
+        for (String name : names(root.resolve("first"))) {
+            Assert.assertEquals(Files.readAllBytes(root.resolve("again").resolve(name)), Files.readAllBytes(root.resolve("first").resolve(name)), name);
+        }
     }
 
     /** The bar is reset for each stage with layers, counts its weights, and ends at its total. */

@@ -64,6 +64,7 @@ public class LoadConfigTest {
         Map<String, String> v = new HashMap<>();
         v.put("jlcm.bits", " 2 ");
         v.put("jlcm.groups", "8");
+        v.put("jlcm.vectorLength", "2");
         v.put("jlcm.mode", "SCALED");
         v.put("jlcm.layers", "linear, conv2d");
         v.put("jlcm.exclude", "07Linear$");
@@ -73,6 +74,7 @@ public class LoadConfigTest {
         LoadConfig c = parse(v);
         Linear layer = Linear.builder().setUnits(1).build();
         Assert.assertEquals(c.plan.resolvedDefaults().getBits(), 2);
+        Assert.assertEquals(c.plan.resolvedDefaults().getVectorLength(), 2);
         Assert.assertEquals(c.plan.resolvedDefaults().getGroups(), 8);
         Assert.assertEquals(c.plan.resolvedDefaults().getMode(), CodebookMode.SCALED);
         Assert.assertEquals(c.plan.getLayerTypes(), Set.of(Linear.class, Conv2d.class));
@@ -100,6 +102,8 @@ public class LoadConfigTest {
             {"jlcm.bits", "9", "from 1 to 8"},
             {"jlcm.bits", "0", "from 1 to 8"},
             {"jlcm.groups", "0", ">= 1"},
+            {"jlcm.vectorLength", "0", "from 1 to 8"},
+            {"jlcm.vectorLength", "4", "4 bits per weight times it exceed the 8-bit index"},
             {"jlcm.mode", "grouped", "one of scaled, multi"},
             {"jlcm.method", "gptq", "one of kmeans, rtn, jlcm"},
             {"jlcm.layers", "linear,dense", "'dense' is not a layer type"},
@@ -119,6 +123,7 @@ public class LoadConfigTest {
     @Test
     public void keysThatDoNotApplyToTheMethodAreErrors() {
         Assert.assertTrue(error(Map.of("jlcm.method", "rtn", "jlcm.groups", "4"), false).contains("jlcm.groups"));
+        Assert.assertTrue(error(Map.of("jlcm.method", "rtn", "jlcm.vectorLength", "2"), false).contains("rtn has no vector codebooks"));
         Assert.assertTrue(error(Map.of("jlcm.steps", "10"), false).contains("only jlcm learns"));
         Assert.assertTrue(error(Map.of("jlcm.method", "jlcm"), false).contains("calibration"));
         Assert.assertTrue(error(Map.of("jlcm.method", "kmeans"), true).contains("only used by jlcm"));

@@ -19,16 +19,21 @@ public class CodebookBlocksTest {
 
     /** A random compressed weight. */
     static CompressedWeight random(Shape shape, int bits, CodebookMode mode, int groups, long seed) {
+        return random(shape, bits, 1, mode, groups, seed);
+    }
+
+    /** A random compressed weight whose codewords have {@code vectorLength} values each. */
+    static CompressedWeight random(Shape shape, int bits, int vectorLength, CodebookMode mode, int groups, long seed) {
         Random r = new Random(seed);
         int rows = (int) shape.get(0);
-        int cols = (int) (shape.size() / rows);
+        int cols = (int) (shape.size() / rows) / vectorLength;
         int k = 1 << bits;
         int[] groupOf = new int[rows];
         for (int o = 0; o < rows; o++) {
             groupOf[o] = o % groups;
         }
         int books = mode == CodebookMode.SCALED ? 1 : groups;
-        float[] cb = new float[books * k];
+        float[] cb = new float[books * k * vectorLength];
         for (int i = 0; i < cb.length; i++) {
             cb[i] = (float) r.nextGaussian();
         }
@@ -43,7 +48,7 @@ public class CodebookBlocksTest {
         for (int i = 0; i < idx.length; i++) {
             idx[i] = r.nextInt(k);
         }
-        return new CompressedWeight(shape, bits, mode, groups, groupOf, cb, scales, idx);
+        return new CompressedWeight(shape, bits, vectorLength, mode, groups, groupOf, cb, scales, idx);
     }
 
     private static NDList forward(ai.djl.nn.Block block, NDManager m, NDArray x) {

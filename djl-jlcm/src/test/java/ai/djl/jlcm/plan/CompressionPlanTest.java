@@ -67,6 +67,7 @@ public class CompressionPlanTest {
                 List.of(
                         b -> b.optMethod(Method.RTN),
                         b -> b.optBits(3),
+                        b -> b.optVectorLength(2),
                         b -> b.optGroups(5),
                         b -> b.optMode(CodebookMode.SCALED),
                         b -> b.optMapping(MappingUpdate.STE),
@@ -102,6 +103,29 @@ public class CompressionPlanTest {
         for (CompressionPlan p : others) {
             Assert.assertTrue(texts.add(p.toString()), p.toString());
         }
+    }
+
+    @Test
+    public void vectorCodebooksResolveToFrozenMappingsAndRefuseWhatTheyCannotStore() {
+        CompressionPlan jlcm = CompressionPlan.of(LayerSettings.builder().optMethod(Method.JLCM).optBits(2).optVectorLength(4).build());
+        LayerSettings s = jlcm.resolve("a", LINEAR);
+        Assert.assertEquals(s.getMapping(), MappingUpdate.FROZEN, "an unset mapping is frozen for vectors");
+        Assert.assertEquals(s.getIndexBits(), 8);
+        Assert.assertEquals(jlcm.resolve("a", LINEAR, 1).getIndexBits(), 4);
+        IllegalArgumentException wide = Assert.expectThrows(IllegalArgumentException.class, () -> jlcm.resolve("a", LINEAR, 3));
+        Assert.assertTrue(wide.getMessage().contains("12-bit indices"), wide.getMessage());
+        CompressionPlan proximal = jlcm.toBuilder().optDefaults(LayerSettings.builder().optMethod(Method.JLCM).optBits(2).optVectorLength(4)
+                .optMapping(MappingUpdate.PROXIMAL).build()).build();
+        IllegalArgumentException mapping = Assert.expectThrows(IllegalArgumentException.class, () -> proximal.resolve("a", LINEAR));
+        Assert.assertTrue(mapping.getMessage().contains("frozen mappings only, not proximal"), mapping.getMessage());
+        CompressionPlan rtn = CompressionPlan.of(LayerSettings.builder().optMethod(Method.RTN).optVectorLength(2).build());
+        IllegalArgumentException method = Assert.expectThrows(IllegalArgumentException.class, () -> rtn.resolve("a", LINEAR));
+        Assert.assertTrue(method.getMessage().contains("need method kmeans, jlcm or gptq-codebook, not rtn"), method.getMessage());
+        // k-means ignores mappings; scalar codebooks keep the library's default mapping
+        Assert.assertEquals(CompressionPlan.of(LayerSettings.builder().optVectorLength(2).optBits(2).build()).resolve("a", LINEAR).getVectorLength(), 2);
+        Assert.assertEquals(CompressionPlan.builder().build().resolve("a", LINEAR).getMapping(), MappingUpdate.PROXIMAL);
+        Assert.expectThrows(IllegalArgumentException.class, () -> LayerSettings.builder().optVectorLength(0));
+        Assert.expectThrows(IllegalArgumentException.class, () -> LayerSettings.builder().optVectorLength(9));
     }
 
     @Test

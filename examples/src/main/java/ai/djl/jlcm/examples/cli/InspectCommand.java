@@ -79,13 +79,13 @@ final class InspectCommand implements Callable<Integer> {
 
     /**
      * Returns one row per block with parameters: its path, type, weight shape, index width (32 for
-     * float), groups, mode and stored bytes.
+     * float), weights per index (vector length), groups, mode and stored bytes.
      *
      * @param root the model's block
      * @return the table
      */
     static TextTable layerTable(Block root) {
-        TextTable table = new TextTable("path", "type", "shape", "bits", "groups", "mode", "stored bytes");
+        TextTable table = new TextTable("path", "type", "shape", "bits", "vector", "groups", "mode", "stored bytes");
         for (Map.Entry<String, Block> e : BlockTree.of(root).blocks().entrySet()) {
             Block b = e.getValue();
             if (b.getDirectParameters().isEmpty()) {
@@ -98,12 +98,12 @@ final class InspectCommand implements Callable<Integer> {
             }
             if (b instanceof CodebookBlock) {
                 CodebookWeight w = ((CodebookBlock) b).getCodebookWeight();
-                table.add(e.getKey(), b.getClass().getSimpleName(), w.getShape(), w.getBits(),
+                table.add(e.getKey(), b.getClass().getSimpleName(), w.getShape(), w.getBits(), w.getVectorLength(),
                         w.getGroups(), w.getMode().name().toLowerCase(Locale.ROOT), bytes);
             } else {
                 Parameter weight = b.getDirectParameters().get(b.getDirectParameters().keys().get(0));
                 table.add(e.getKey(), b.getClass().getSimpleName(), weight.getArray().getShape(),
-                        32, "-", "float", bytes);
+                        32, "-", "-", "float", bytes);
             }
         }
         return table;
